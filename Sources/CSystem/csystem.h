@@ -1,0 +1,11 @@
+// Linux headers that Swift's Glibc module does not include.
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+// accept4 is declared only under _GNU_SOURCE, which the Glibc module is built without.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+#endif
+#endif

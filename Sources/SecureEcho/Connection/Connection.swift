@@ -1,0 +1,266 @@
+// One client connection: the echo state machine, written once for every transport.
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The per-connection settings, fixed at accept time.
+struct EchoPolicy: Sendable {
+    var mode: EchoMode
+    var maxLine: Int
+    var handshakeTimeout: UInt64  // nanoseconds
+    var idleTimeout: UInt64       // nanoseconds
+    /// How long a connection being closed by the server may take to flush and say goodbye.
+    var closingGrace: UInt64 = 5_000_000_000
+}
+
+/// handshaking → echoing → flushing → closing → closed.
+///
+/// Every event runs the same pass: retry a blocked write first (OpenSSL requires it before any
+/// other I/O), then read and echo until something would block. What the connection waits
+/// for next is derived from what blocked it, never toggled ad hoc, so it can neither sleep
+/// through work nor keep `.writable` set on an empty buffer.
+///
+/// Memory is bounded by construction: the connection reads only when all echo it was allowed
+/// to send has been sent, so it holds at most one read (64 KiB) plus an unfinished line
+/// shorter than `maxLine`. A client that stops reading stops being read from.
+final class Connection: EventHandler {
+    enum State: Equatable {
+        case handshaking
+        case echoing
+        /// The peer ended its stream, or the server is closing: send what is left.
+        case flushing
+        /// Everything was echoed: end our stream (FIN or close_notify).
+        case closing
+        case closed
+    }
+
+    private unowned let loop: EventLoop
+    private let transport: any Transport
+    private let policy: EventPolicyBox
+    let peer: String
+    let fd: CInt
+    private(set) var token: UInt32 = 0
+    private(set) var state: State = .handshaking
+    private var framer: LineFramer
+    private var output = OutputBuffer()
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
+    private var negotiated: String?
+    private var closeReason = "eof"
+    private var bytesIn = 0
+    private var bytesOut = 0
+    private let openedAt: UInt64
+    private var lastActivity: UInt64
+    /// When set, the connection is closed at this time whatever it is doing.
+    private var hardDeadline: UInt64?
+
+    /// Reads per pass before yielding to other connections (fairness); the connection is then
+    /// served again before the loop sleeps.
+    static let readBudget = 16
+
+    init(loop: EventLoop, transport: any Transport, peer: String, policy: EventPolicyBox) {
+        self.loop = loop
+        self.transport = transport
+        self.policy = policy
+        self.peer = peer
+        self.fd = transport.descriptor
+        self.framer = LineFramer(mode: policy.value.mode, maxLine: policy.value.maxLine)
+        self.openedAt = loop.now
+        self.lastActivity = loop.now
+    }
+
+    /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
+    func start() throws(SystemCallError) {
+        token = try loop.register(self, fd: fd, interest: .readable)
+        loop.logger.info("accepted peer=\(peer) via=\(transport.name)")
+        let timeout = transport.name == "tls" ? policy.value.handshakeTimeout : policy.value.idleTimeout
+        loop.schedule(deadline: loop.now + timeout, fd: fd, token: token)
+        handle([])
+    }
+
+    // MARK: - Events
+
+    func handle(_ ready: Interest) {
+        guard state != .closed else { return }
+        do {
+            if state == .handshaking {
+                switch try transport.handshake() {
+                case .wouldBlock(let interest):
+                    return wait(for: interest)
+                case .done:
+                    state = .echoing
+                    lastActivity = loop.now
+                    negotiated = transport.negotiated
+                }
+            }
+            if state == .echoing || state == .flushing {
+                if let interest = try pump() { return wait(for: interest) }
+            }
+            if state == .closing {
+                switch try transport.shutdownOutput() {
+                case .wouldBlock(let interest): return wait(for: interest)
+                case .done: close(reason: closeReason)
+                }
+            }
+        } catch {
+            close(reason: Self.describe(error, handshaking: state == .handshaking))
+        }
+    }
+
+    func deadlinePassed(now: UInt64) {
+        guard state != .closed else { return }
+        if let hardDeadline, now >= hardDeadline {
+            return close(reason: closeReason)
+        }
+        switch state {
+        case .handshaking:
+            close(reason: "handshake timeout")
+        case .echoing:
+            let idleUntil = lastActivity + policy.value.idleTimeout
+            if now < idleUntil {
+                loop.schedule(deadline: idleUntil, fd: fd, token: token)
+                return
+            }
+            beginClosing(reason: "idle timeout")
+        case .flushing, .closing, .closed:
+            break
+        }
+    }
+
+    /// Ends the connection politely: echo what was received (an unfinished line included),
+    /// end our stream, and give up after the closing grace whatever the peer does.
+    func beginClosing(reason: String) {
+        closeReason = reason
+        output.release(framer.finish())
+        state = .flushing
+        let deadline = loop.now + policy.value.closingGrace
+        hardDeadline = deadline
+        loop.schedule(deadline: deadline, fd: fd, token: token)
+        handle([])
+    }
+
+    // MARK: - Echo
+
+    /// Writes what may be sent and reads what there is, until something would block
+    /// (returns what to wait for) or the state moves past echoing (returns nil).
+    private func pump() throws -> Interest? {
+        var reads = 0
+        while true {
+            if output.sendableCount > 0, let blocked = try flush() {
+                return blocked
+            }
+            if state == .flushing {
+                state = .closing
+                return nil
+            }
+            guard reads < Self.readBudget else {
+                loop.servePending(fd: fd, token: token)
+                return .readable
+            }
+            reads += 1
+            switch try transport.read(into: loop.readBuffer) {
+            case .bytes(let count):
+                bytesIn += count
+                lastActivity = loop.now
+                if let blocked = try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count])) {
+                    return blocked
+                }
+            case .wouldBlock(let interest):
+                if transport.hasBufferedInput { loop.servePending(fd: fd, token: token) }
+                return interest
+            case .endOfStream:
+                output.release(framer.finish())
+                state = .flushing
+            }
+        }
+    }
+
+    /// New input in the loop's read buffer. When nothing is queued, the releasable prefix is
+    /// written straight from the read buffer; only what the socket refused, plus an unfinished
+    /// line, is copied into the connection's own buffer.
+    private func echo(_ bytes: UnsafeRawBufferPointer) throws -> Interest? {
+        let releasable = framer.ingest(bytes)
+        guard output.isEmpty else {
+            output.append(bytes)
+            output.release(releasable)
+            return nil
+        }
+        var sent = 0
+        var blocked: Interest?
+        while sent < releasable {
+            switch try transport.write(UnsafeRawBufferPointer(rebasing: bytes[sent..<releasable])) {
+            case .bytes(let count):
+                sent += count
+                bytesOut += count
+            case .wouldBlock(let interest):
+                blocked = interest
+            case .endOfStream:
+                throw SystemCallError(call: "write", errno: EPIPE)
+            }
+            if blocked != nil { break }
+        }
+        output.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
+        output.release(releasable - sent)
+        return blocked
+    }
+
+    /// Sends queued echo until it is gone (nil) or the transport would block (what to wait for).
+    private func flush() throws -> Interest? {
+        while output.sendableCount > 0 {
+            switch try transport.write(output.sendable) {
+            case .bytes(let count):
+                output.consume(count)
+                bytesOut += count
+                lastActivity = loop.now
+            case .wouldBlock(let interest):
+                return interest
+            case .endOfStream:
+                throw SystemCallError(call: "write", errno: EPIPE)
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Registration and closing
+
+    private func wait(for interest: Interest) {
+        assert(!interest.isEmpty, "a live connection must wait for something")
+        do {
+            try loop.setInterest(interest, fd: fd, token: token)
+        } catch {
+            close(reason: "\(error)")
+        }
+    }
+
+    private func close(reason: String) {
+        guard state != .closed else { return }
+        state = .closed
+        loop.deregister(fd: fd, token: token)
+        transport.close()
+        output.reset()
+        let durationMs = (MonotonicClock.now() - openedAt) / 1_000_000
+        let tls = negotiated.map { " tls=\($0)" } ?? ""
+        loop.logger.info("closed peer=\(peer) via=\(transport.name)\(tls) bytes_in=\(bytesIn) bytes_out=\(bytesOut) duration_ms=\(durationMs) reason=\"\(reason)\"")
+    }
+
+    /// The one-line reason a log reader needs.
+    private static func describe(_ error: any Error, handshaking: Bool) -> String {
+        switch error {
+        case let error as SystemCallError where error.isConnectionReset:
+            return "reset by peer (\(error.reason))"
+        case let error as OpenSSLError where handshaking:
+            return "tls handshake failed: \(error.reasons.joined(separator: "; "))"
+        case let error as OpenSSLError:
+            return "tls error: \(error.reasons.joined(separator: "; "))"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// The policy shared by every connection of a listener, by reference, so a connection
+/// carries one pointer instead of a copy.
+final class EventPolicyBox: Sendable {
+    let value: EchoPolicy
+    init(_ value: EchoPolicy) { self.value = value }
+}

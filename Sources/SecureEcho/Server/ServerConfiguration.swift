@@ -1,0 +1,49 @@
+// Everything EchoServer needs, as a value: built by the CLI, by tests, or by hand.
+
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Address both listeners bind to: an IPv4 or IPv6 literal, or a name such as `localhost`.
+    public var host = "127.0.0.1"
+    /// TLS echo port; 0 lets the OS choose; nil disables the TLS listener.
+    public var tlsPort: UInt16? = 8443
+    /// Plain TCP echo port; 0 lets the OS choose; nil disables the plain listener.
+    public var plainPort: UInt16? = 8000
+    /// The TLS certificate; ephemeral (self-signed, in memory) unless files are given.
+    public var certificate = CertificateSource.ephemeral
+    public var mode = EchoMode.line
+    /// Longest line held back waiting for its newline; longer lines are echoed in pieces.
+    public var maxLine = 65536
+    public var poller = PollerKind.epoll
+    /// Seconds a TLS client has to finish its handshake.
+    public var handshakeTimeout = 10.0
+    /// Seconds without a byte either way before a connection is closed.
+    public var idleTimeout = 300.0
+
+    public static let maxLineLimit = 16 * 1024 * 1024
+
+    public init() {}
+
+    /// Checks the values the type system cannot; each error names the flag at fault.
+    public func validate() throws(ConfigurationError) {
+        if tlsPort == nil && plainPort == nil {
+            throw ConfigurationError("--no-tls and --no-plain together leave nothing to serve")
+        }
+        if maxLine < 1 || maxLine > Self.maxLineLimit {
+            throw ConfigurationError("--max-line must be between 1 and \(Self.maxLineLimit) bytes, got \(maxLine)")
+        }
+        if !(handshakeTimeout > 0) || handshakeTimeout > 86_400 {
+            throw ConfigurationError("--handshake-timeout must be between 0 and 86400 seconds, got \(handshakeTimeout)")
+        }
+        if !(idleTimeout > 0) || idleTimeout > 86_400 * 7 {
+            throw ConfigurationError("--idle-timeout must be between 0 and 604800 seconds, got \(idleTimeout)")
+        }
+        if host.isEmpty {
+            throw ConfigurationError("--host must not be empty")
+        }
+    }
+}
+
+/// A configuration value that cannot work, with the flag at fault named in the message.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

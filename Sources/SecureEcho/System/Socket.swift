@@ -1,0 +1,107 @@
+// An owning wrapper around one non-blocking TCP socket descriptor.
+#if canImport(Glibc)
+import CSystem
+import Glibc
+#endif
+
+/// Owns a socket file descriptor. `close()` is idempotent; `deinit` closes what is still open,
+/// so a descriptor can never leak when its owner goes away.
+final class Socket {
+    private(set) var descriptor: CInt
+
+    init(takingOwnershipOf descriptor: CInt) {
+        precondition(descriptor >= 0, "invalid descriptor \(descriptor)")
+        self.descriptor = descriptor
+    }
+
+    deinit { close() }
+
+    var isOpen: Bool { descriptor >= 0 }
+
+    func close() {
+        guard descriptor >= 0 else { return }
+        // Linux releases the descriptor even when close reports EINTR, so it is never retried.
+        _ = Glibc.close(descriptor)
+        descriptor = -1
+    }
+
+    // MARK: - Listening
+
+    /// A non-blocking listening socket bound to `address`, with SO_REUSEADDR.
+    static func listen(on address: SocketAddress, backlog: CInt = 1024) throws(SystemCallError) -> Socket {
+        let fd = try syscall("socket", { Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0) })
+        let socket = Socket(takingOwnershipOf: fd)
+        try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "SO_REUSEADDR")
+        try syscall("bind \(address)", { address.withSockAddr { Glibc.bind(fd, $0, $1) } })
+        try syscall("listen \(address)", { Glibc.listen(fd, backlog) })
+        return socket
+    }
+
+    /// Accepts one pending connection as a non-blocking socket; nil when none is waiting.
+    func accept() throws(SystemCallError) -> (Socket, SocketAddress)? {
+        var peer = SocketAddress()
+        let fd = descriptor
+        let result = try nonBlockingSyscall("accept4", {
+            peer.withMutableSockAddr { addr, len in
+                accept4(fd, addr, len, CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
+            }
+        })
+        switch result {
+        case .done(let newFD): return (Socket(takingOwnershipOf: newFD), peer)
+        case .wouldBlock: return nil
+        }
+    }
+
+    /// The address the kernel actually bound (it picks the port when asked for 0).
+    func localAddress() throws(SystemCallError) -> SocketAddress {
+        var address = SocketAddress()
+        let fd = descriptor
+        try syscall("getsockname", { address.withMutableSockAddr { getsockname(fd, $0, $1) } })
+        return address
+    }
+
+    // MARK: - Client side (tests and tools)
+
+    /// A non-blocking socket with a connect in progress (EINPROGRESS) or done.
+    static func connect(to address: SocketAddress) throws(SystemCallError) -> Socket {
+        let fd = try syscall("socket", { Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0) })
+        let socket = Socket(takingOwnershipOf: fd)
+        let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 && errno != EINPROGRESS {
+            throw SystemCallError(call: "connect \(address)", errno: errno)
+        }
+        return socket
+    }
+
+    // MARK: - Data
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> SyscallResult<Int> {
+        let fd = descriptor
+        return try nonBlockingSyscall("read", { Glibc.read(fd, buffer.baseAddress, buffer.count) })
+    }
+
+    /// send(2) with MSG_NOSIGNAL: a reset peer is an error for this connection, never a signal for the process.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> SyscallResult<Int> {
+        let fd = descriptor
+        return try nonBlockingSyscall("send", { Glibc.send(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL)) })
+    }
+
+    /// Sends FIN while leaving the read side open, so echo still in flight is not destroyed by a RST.
+    func shutdownWrite() throws(SystemCallError) {
+        let fd = descriptor
+        try syscall("shutdown", { Glibc.shutdown(fd, CInt(SHUT_WR)) })
+    }
+
+    // MARK: - Options
+
+    func setOption(_ level: CInt, _ option: CInt, _ value: CInt, name: String) throws(SystemCallError) {
+        var v = value
+        let fd = descriptor
+        try syscall("setsockopt \(name)", { setsockopt(fd, level, option, &v, socklen_t(MemoryLayout<CInt>.size)) })
+    }
+
+    /// Echo is latency-bound request/response traffic: Nagle would hold back every short echo.
+    func setNoDelay() {
+        try? setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1, name: "TCP_NODELAY")
+    }
+}

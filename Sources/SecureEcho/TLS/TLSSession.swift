@@ -1,0 +1,135 @@
+// Owns one SSL object and states OpenSSL's non-blocking rules in one place.
+import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wraps `SSL *` over a non-blocking socket (or, in tests, a BIO pair).
+///
+/// Rules kept here so no caller has to know them:
+/// - the error queue is cleared before every call and drained into `OpenSSLError` after a failure;
+/// - WANT_READ / WANT_WRITE become `.wouldBlock(.readable / .writable)`, whichever call produced them;
+/// - a write that would block is retried with the same bytes and length (OpenSSL may have
+///   encrypted part of them already);
+/// - after a fatal error, `shutdown()` does nothing, because SSL_shutdown is then forbidden.
+final class TLSSession {
+    private let ssl: OpaquePointer
+    /// Keeps the SSL_CTX alive for as long as the SSL that points into it.
+    private let context: TLSContext
+    private(set) var isFatal = false
+    private var retryWriteLength: Int?
+
+    deinit { SSL_free(ssl) }
+
+    private init(context: TLSContext) throws(OpenSSLError) {
+        ERR_clear_error()
+        guard let ssl = SSL_new(context.pointer) else { throw .drain("SSL_new") }
+        self.ssl = ssl
+        self.context = context
+        if context.isServer { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
+    }
+
+    /// A session on a socket that is already non-blocking.
+    convenience init(context: TLSContext, fd: CInt, serverName: String? = nil) throws(OpenSSLError) {
+        try self.init(context: context)
+        guard SSL_set_fd(ssl, fd) == 1 else { throw .drain("SSL_set_fd") }
+        if let serverName, !context.isServer { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
+    }
+
+    /// A session over a BIO (one end of a BIO pair in tests); the session takes the BIO's reference.
+    convenience init(context: TLSContext, bio: OpaquePointer) throws(OpenSSLError) {
+        try self.init(context: context)
+        SSL_set_bio(ssl, bio, bio)
+    }
+
+    // MARK: - Operations
+
+    /// Drives the handshake one step. Corresponds to `SSL_do_handshake(3)`.
+    func handshake() throws -> Step {
+        ERR_clear_error()
+        errno = 0
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 { return .done }
+        switch try outcome(of: rc, "handshake") {
+        case .wouldBlock(let interest): return .wouldBlock(interest)
+        case .bytes, .endOfStream:
+            isFatal = true
+            throw OpenSSLError.drain("handshake", fallback: "peer closed during handshake")
+        }
+    }
+
+    /// At most one record's plaintext. Corresponds to `SSL_read_ex(3)`.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        ERR_clear_error()
+        errno = 0
+        var count = 0
+        let rc = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count)
+        if rc == 1 { return .bytes(count) }
+        return try outcome(of: rc, "SSL_read")
+    }
+
+    /// Corresponds to `SSL_write_ex(3)` with partial writes enabled: success may cover one record only.
+    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+        guard !bytes.isEmpty else { return .bytes(0) }
+        let length = retryWriteLength ?? bytes.count
+        precondition(length <= bytes.count, "SSL_write retry with fewer bytes than the blocked write")
+        ERR_clear_error()
+        errno = 0
+        var count = 0
+        let rc = SSL_write_ex(ssl, bytes.baseAddress, length, &count)
+        if rc == 1 {
+            retryWriteLength = nil
+            return .bytes(count)
+        }
+        let result = try outcome(of: rc, "SSL_write")
+        if case .wouldBlock = result { retryWriteLength = length }
+        return result
+    }
+
+    /// Sends close_notify (once the handshake is done). Corresponds to `SSL_shutdown(3)`;
+    /// not waiting for the peer's close_notify is allowed when it has already ended its stream.
+    func shutdown() throws -> Step {
+        guard !isFatal, SSL_is_init_finished(ssl) == 1 else { return .done }
+        ERR_clear_error()
+        errno = 0
+        let rc = SSL_shutdown(ssl)
+        if rc >= 0 { return .done }
+        switch try outcome(of: rc, "SSL_shutdown") {
+        case .wouldBlock(let interest): return .wouldBlock(interest)
+        case .bytes, .endOfStream: return .done
+        }
+    }
+
+    /// Decrypted bytes already inside OpenSSL: they will never wake the poller.
+    var hasBufferedInput: Bool { SSL_pending(ssl) > 0 }
+
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384", for logs.
+    var negotiated: String {
+        let version = SSL_get_version(ssl).map { String(cString: $0) } ?? "?"
+        let cipher = SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "?"
+        return "\(version)/\(cipher)"
+    }
+
+    // MARK: - Error mapping
+
+    /// Maps a failed call's `SSL_get_error` onto an I/O outcome, or throws for fatal errors.
+    private func outcome(of rc: Int32, _ operation: String) throws -> IOResult {
+        let savedErrno = errno
+        switch SSL_get_error(ssl, rc) {
+        case SSL_ERROR_WANT_READ:
+            return .wouldBlock(.readable)
+        case SSL_ERROR_WANT_WRITE:
+            return .wouldBlock(.writable)
+        case SSL_ERROR_ZERO_RETURN:
+            return .endOfStream
+        case SSL_ERROR_SYSCALL:
+            isFatal = true
+            let queued = OpenSSLError.drain(operation, fallback: "connection closed")
+            if savedErrno != 0 && queued.lastCode == 0 { throw SystemCallError(call: operation, errno: savedErrno) }
+            throw queued
+        default:
+            isFatal = true
+            throw OpenSSLError.drain(operation)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+// Plain TCP: reads and writes go straight to the socket.
+
+final class PlainTransport: Transport {
+    private let socket: Socket
+
+    init(socket: Socket) {
+        self.socket = socket
+    }
+
+    var name: String { "plain" }
+    var negotiated: String? { nil }
+    var descriptor: CInt { socket.descriptor }
+    var hasBufferedInput: Bool { false }
+
+    func handshake() throws -> Step { .done }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        switch try socket.read(into: buffer) {
+        case .done(0): return .endOfStream
+        case .done(let count): return .bytes(count)
+        case .wouldBlock: return .wouldBlock(.readable)
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+        switch try socket.write(bytes) {
+        case .done(let count): return .bytes(count)
+        case .wouldBlock: return .wouldBlock(.writable)
+        }
+    }
+
+    func shutdownOutput() throws -> Step {
+        try socket.shutdownWrite()
+        return .done
+    }
+
+    func close() { socket.close() }
+}

@@ -1,0 +1,104 @@
+// The command line: parses and validates flags into a ServerConfiguration, starts the
+// server, prints the ready line. Nothing else lives here.
+import ArgumentParser
+import Logging
+import SecureEcho
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SecureEchoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secure-echo",
+        abstract: "TLS and plain TCP echo server on one non-blocking event loop.",
+        discussion: """
+            Every byte a client sends comes back unchanged. Line mode echoes each line (ending in \\n, \
+            so \\r\\n too) once it is complete; stream mode echoes bytes as they arrive. Once every \
+            listener is bound, one line goes to stdout: ready tls=HOST:PORT plain=HOST:PORT. \
+            Logs go to stderr. Exit codes: 64 for bad usage, 1 for runtime failures.
+            """
+    )
+
+    @Option(help: "Address to listen on (IPv4 or IPv6 literal, or a host name).")
+    var host = "127.0.0.1"
+
+    @Option(help: "TLS echo port; 0 lets the OS choose.")
+    var tlsPort: UInt16 = 8443
+
+    @Option(help: "Plain TCP echo port; 0 lets the OS choose.")
+    var plainPort: UInt16 = 8000
+
+    @Flag(help: "Do not serve TLS.")
+    var noTls = false
+
+    @Flag(help: "Do not serve plain TCP.")
+    var noPlain = false
+
+    @Option(help: "PEM certificate chain, leaf first (default: an ephemeral self-signed certificate).")
+    var cert: String?
+
+    @Option(help: "PEM private key for --cert.")
+    var key: String?
+
+    @Option(help: "Echo mode: line (complete lines) or stream (bytes as they arrive).")
+    var mode: EchoMode = .line
+
+    @Option(help: "Longest line held back waiting for its newline, in bytes; longer lines are echoed in pieces.")
+    var maxLine = 65536
+
+    @Option(help: "Readiness API: epoll or poll.")
+    var poller: PollerKind = .epoll
+
+    @Option(help: "Seconds a TLS client has to complete its handshake.")
+    var handshakeTimeout = 10.0
+
+    @Option(help: "Seconds without traffic before a connection is closed.")
+    var idleTimeout = 300.0
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        do {
+            try makeConfiguration().validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if (cert == nil) != (key == nil) {
+            throw ValidationError("--cert and --key must be given together")
+        }
+    }
+
+    func makeConfiguration() -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.tlsPort = noTls ? nil : tlsPort
+        configuration.plainPort = noPlain ? nil : plainPort
+        if let cert, let key { configuration.certificate = .files(certificate: cert, key: key) }
+        configuration.mode = mode
+        configuration.maxLine = maxLine
+        configuration.poller = poller
+        configuration.handshakeTimeout = handshakeTimeout
+        configuration.idleTimeout = idleTimeout
+        return configuration
+    }
+
+    func run() throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        Signals.ignoreBrokenPipe()
+        let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"))
+        print(server.readyLine)
+        fflush(nil)
+        try server.run()
+    }
+}
+
+extension EchoMode: ExpressibleByArgument {}
+extension PollerKind: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
