@@ -1,0 +1,75 @@
+import Testing
+import Glibc
+@testable import SecureEcho
+
+/// The same cases run against every backend, so `poll` cannot silently rot behind `epoll`.
+@Suite("Pollers")
+struct PollerTests {
+    private func socketPair() -> (Socket, Socket) {
+        var fds: [CInt] = [-1, -1]
+        let rc = socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0, &fds)
+        precondition(rc == 0, "socketpair failed")
+        return (Socket(takingOwnershipOf: fds[0]), Socket(takingOwnershipOf: fds[1]))
+    }
+
+    private func wait(_ poller: any Poller, _ timeout: CInt = 1000) throws -> [PollEvent] {
+        var events: [PollEvent] = []
+        try poller.wait(timeoutMilliseconds: timeout, into: &events)
+        return events
+    }
+
+    @Test("readiness is reported with the registration token", arguments: PollerKind.allCases)
+    func readable(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let (a, b) = socketPair()
+        try poller.register(fd: a.descriptor, token: 7, interest: .readable)
+        #expect(try wait(poller, 0).isEmpty)
+        _ = try [UInt8](repeating: 1, count: 3).withUnsafeBytes { try b.write($0) }
+        let events = try wait(poller)
+        #expect(events.count == 1)
+        #expect(events.first?.fd == a.descriptor)
+        #expect(events.first?.token == 7)
+        #expect(events.first?.ready == .readable)
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("modify switches interest and token; deregister silences the fd", arguments: PollerKind.allCases)
+    func modifyAndDeregister(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let (a, b) = socketPair()
+        defer { withExtendedLifetime(b) {} }
+        try poller.register(fd: a.descriptor, token: 1, interest: .readable)
+        #expect(try wait(poller, 0).isEmpty)
+        try poller.modify(fd: a.descriptor, token: 2, interest: .writable)
+        let events = try wait(poller)
+        #expect(events.map(\.token) == [2])
+        #expect(events.first?.ready == .writable)
+        try poller.deregister(fd: a.descriptor)
+        #expect(try wait(poller, 0).isEmpty)
+    }
+
+    @Test("a hang-up is reported as readable and writable", arguments: PollerKind.allCases)
+    func hangUp(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let (a, b) = socketPair()
+        try poller.register(fd: a.descriptor, token: 3, interest: .writable)
+        b.close()
+        let events = try wait(poller)
+        #expect(events.first?.ready == [.readable, .writable])
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("many registrations survive swap-removal in any order", arguments: PollerKind.allCases)
+    func manyRegistrations(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let pairs = (0..<20).map { _ in socketPair() }
+        for (i, pair) in pairs.enumerated() {
+            try poller.register(fd: pair.0.descriptor, token: UInt32(i), interest: .readable)
+        }
+        for i in stride(from: 0, to: 20, by: 3) { try poller.deregister(fd: pairs[i].0.descriptor) }
+        for pair in pairs { _ = try [UInt8(1)].withUnsafeBytes { try pair.1.write($0) } }
+        let tokens = Set(try wait(poller).map(\.token))
+        let expected = Set((0..<20).filter { $0 % 3 != 0 }.map(UInt32.init))
+        #expect(tokens == expected)
+    }
+}
