@@ -91,6 +91,7 @@ struct SecureEchoCommand: ParsableCommand {
             handler.logLevel = level
             return handler
         }
+        Signals.unblockAll()
         Signals.ignoreBrokenPipe()
         let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"))
         print(server.readyLine)

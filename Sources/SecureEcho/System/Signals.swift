@@ -9,4 +9,13 @@ public enum Signals {
     public static func ignoreBrokenPipe() {
         signal(SIGPIPE, SIG_IGN)
     }
+
+    /// A server inherits its parent's blocked-signal mask (runtimes that route signals to one
+    /// thread block them in the others). With SIGTERM blocked it could never be stopped, so
+    /// start from an empty mask.
+    public static func unblockAll() {
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+    }
 }

@@ -1,0 +1,90 @@
+// The CLI contract: exit 64 for bad usage, exit 1 naming the file or host:port at fault.
+import Foundation
+import Testing
+
+@Suite("Command line")
+struct CommandLineTests {
+    @Test("bad flags exit 64 with a usage message", arguments: [
+        ["--mode", "bogus"],
+        ["--tls-port", "70000"],
+        ["--poller", "kqueue"],
+        ["--max-line", "0"],
+        ["--cert", "only-a-cert.pem"],
+        ["--no-tls", "--no-plain"],
+        ["--idle-timeout", "-1"],
+        ["--no-such-flag"],
+    ])
+    func badUsage(arguments: [String]) throws {
+        let result = try runCommand(secureEchoBinary(), arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Usage:") || result.stderr.contains("Error:"))
+    }
+
+    @Test("a missing certificate exits 1 naming the file")
+    func missingCertificate() throws {
+        let result = try runCommand(secureEchoBinary(), [
+            "--tls-port", "0", "--plain-port", "0", "--cert", "/nonexistent/server.pem", "--key", "/nonexistent/server.key",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent/server.pem"))
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+    }
+
+    @Test("a certificate and a key that do not match exit 1 naming both")
+    func mismatchedKey() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mismatch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("a.pem").path
+        let key = directory.appendingPathComponent("a.key").path
+        let otherKey = directory.appendingPathComponent("b.key").path
+        let made = try runCommand("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+        ])
+        #expect(made.status == 0)
+        #expect(try runCommand("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", otherKey]).status == 0)
+
+        let mismatch = try runCommand(secureEchoBinary(), ["--tls-port", "0", "--plain-port", "0", "--cert", cert, "--key", otherKey])
+        #expect(mismatch.status == 1)
+        #expect(mismatch.stderr.contains(otherKey) && mismatch.stderr.contains(cert))
+
+        let notPEM = try runCommand(secureEchoBinary(), ["--tls-port", "0", "--plain-port", "0", "--cert", otherKey, "--key", key])
+        #expect(notPEM.status == 1)
+        #expect(notPEM.stderr.contains(otherKey))
+
+        let server = try ServerProcess(["--cert", cert, "--key", key])
+        let client = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try client.echo("with a file certificate\n") == "with a file certificate\n")
+    }
+
+    @Test("a port in use exits 1 naming host:port")
+    func portInUse() throws {
+        let first = try ServerProcess(["--no-tls"])
+        let result = try runCommand(secureEchoBinary(), ["--no-tls", "--plain-port", "\(first.plainPort)"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("127.0.0.1:\(first.plainPort)"))
+        #expect(result.stderr.contains("in use"))
+    }
+
+    @Test("the ready line names both listeners; IPv6 hosts are bracketed")
+    func readyLine() throws {
+        let server = try ServerProcess([])
+        #expect(server.readyLine == "ready tls=127.0.0.1:\(server.tlsPort) plain=127.0.0.1:\(server.plainPort)")
+        let v6 = try ServerProcess(["--host", "::1", "--no-tls"])
+        #expect(v6.readyLine == "ready plain=[::1]:\(v6.plainPort)")
+        let client = try TestClient(port: v6.plainPort, tls: false, host: "::1")
+        #expect(try client.echo("over IPv6\n") == "over IPv6\n")
+    }
+
+    @Test("the ephemeral certificate's fingerprint is logged and matches what is served")
+    func fingerprint() throws {
+        let server = try ServerProcess(["--no-plain"])
+        #expect(server.waitForLog("sha256 fingerprint"))
+        let served = try runCommand("/bin/sh", ["-c",
+            "openssl s_client -connect 127.0.0.1:\(server.tlsPort) </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"])
+        let fingerprint = served.stdout.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "?"
+        #expect(fingerprint.count == 95)
+        #expect(server.log.contains(fingerprint))
+    }
+}

@@ -1,0 +1,155 @@
+// Echo behaviour of the real binary, driven from the test process, over both transports
+// and both pollers.
+import Foundation
+import Testing
+@testable import SecureEcho
+
+private let pollers = ["epoll", "poll"]
+private let transports = [true, false]  // tls, plain
+
+@Suite("Echo against the real binary")
+struct EchoTests {
+    @Test("exact echo of LF and CRLF lines", arguments: pollers, transports)
+    func exactLines(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try client.echo("Hola Mundo\r\n") == "Hola Mundo\r\n")
+        #expect(try client.echo("nc sends LF only\n") == "nc sends LF only\n")
+        #expect(try client.echo("two\nlines\r\n") == "two\nlines\r\n")
+    }
+
+    @Test("a line sent one byte at a time comes back once, whole", arguments: pollers, transports)
+    func byteAtATime(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        for character in "Hola mundo" {
+            try client.send(String(character))
+            usleep(2_000)
+        }
+        #expect(try client.receiveAvailable(timeout: 0.2).isEmpty, "nothing before the newline")
+        #expect(try client.echo("\r\n") == "Hola mundo\r\n")
+        #expect(try client.receiveAvailable(timeout: 0.2).isEmpty, "the line came back exactly once")
+    }
+
+    @Test("a stalled half line does not delay another client", arguments: pollers, transports)
+    func stalledClient(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let a = try TestClient(port: server.port(tls: tls), tls: tls)
+        try a.send("Ho")
+        let b = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try b.echo("client B\n", timeout: 5) == "client B\n")
+        #expect(try a.echo("la\n") == "Hola\n")
+    }
+
+    @Test("stream mode echoes bytes without waiting for a newline", arguments: pollers, transports)
+    func streamMode(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller, "--mode", "stream"])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try client.echo("no newline") == "no newline")
+    }
+
+    @Test("half-close returns the partial line, then end of stream", arguments: pollers, transports)
+    func halfClose(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try client.echo("first\n") == "first\n")
+        try client.send("partial")
+        // For TLS this is a bare FIN with no close_notify, as nc-style TLS clients do: the
+        // server treats it as the end of the stream, not as an error.
+        try client.shutdownWrite()
+        #expect(String(decoding: try client.readToEnd(), as: UTF8.self) == "partial")
+        #expect(client.sawEndOfStream)
+        #expect(server.waitForLog("reason=\"eof\""))
+    }
+
+    @Test("TLS close_notify from the client ends the stream after the echo", arguments: pollers)
+    func closeNotify(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let client = try TestClient(port: server.tlsPort, tls: true)
+        try client.send("bye")
+        try client.shutdownWrite(closeNotify: true)
+        #expect(String(decoding: try client.readToEnd(), as: UTF8.self) == "bye")
+    }
+
+    @Test("8 MiB of random bytes, NUL and lone CR included, come back identical", arguments: pollers, transports)
+    func randomBulk(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        let payload = [UInt8].random(count: 8 << 20)
+        var received: [UInt8] = []
+        try client.pump(send: payload, readInto: &received, timeout: 120) { _ in true }
+        try client.shutdownWrite(closeNotify: tls)
+        received += try client.readToEnd(timeout: 120)
+        #expect(received.count == payload.count)
+        #expect(received == payload)
+    }
+
+    @Test("200 concurrent clients each echo several lines", arguments: pollers, transports)
+    func manyClients(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let clients = try (0..<200).map { _ in try TestClient(port: server.port(tls: tls), tls: tls) }
+        for round in 0..<5 {
+            for (i, client) in clients.enumerated() { try client.send("client \(i) line \(round)\r\n") }
+            for (i, client) in clients.enumerated() {
+                let expected = "client \(i) line \(round)\r\n"
+                let echoed = String(decoding: try client.echo([], expecting: expected.utf8.count), as: UTF8.self)
+                #expect(echoed == expected)
+            }
+        }
+    }
+
+    @Test("a client that writes 32 MiB before reading gets all of it back; the server's memory stays bounded",
+          arguments: pollers, transports)
+    func writerThatDoesNotRead(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller, "--mode", "stream"])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        let baseline = server.residentKiB()
+        let payload = [UInt8].random(count: 32 << 20)
+        // Phase 1: write without reading until the server stops taking bytes.
+        var sent = 0
+        var stalledSince: Date?
+        while sent < payload.count {
+            let before = sent
+            sent += try client.writeOnce(payload[sent..<min(payload.count, sent + 65536)])
+            if sent == before {
+                let since = stalledSince ?? Date()
+                stalledSince = since
+                if Date().timeIntervalSince(since) > 0.5 { break }
+                usleep(10_000)
+            } else {
+                stalledSince = nil
+            }
+        }
+        #expect(sent < payload.count, "backpressure reached the client before 32 MiB")
+        let stalledKiB = server.residentKiB()
+        // Phase 2: read everything while sending the rest.
+        var received: [UInt8] = []
+        try client.pump(send: Array(payload[sent...]), readInto: &received, timeout: 180) { $0.count >= payload.count }
+        #expect(received == payload)
+        #expect(stalledKiB - baseline < 8 * 1024, "server grew \(stalledKiB - baseline) KiB while the client did not read")
+    }
+
+    @Test("garbage on the TLS port closes only that connection", arguments: pollers)
+    func garbageOnTLSPort(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let bystander = try TestClient(port: server.tlsPort, tls: true)
+        for junk in [Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), [UInt8].random(count: 4096)] {
+            let raw = try TestClient(port: server.tlsPort, tls: false)
+            var ignored: [UInt8] = []
+            let closedByServer: Bool
+            do {
+                try raw.pump(send: junk, readInto: &ignored, timeout: 10) { _ in false }
+                closedByServer = raw.sawEndOfStream
+            } catch is TestTimeout {
+                closedByServer = false
+            } catch {
+                closedByServer = true  // reset while we were still sending
+            }
+            #expect(closedByServer)
+        }
+        #expect(server.waitForLog("tls handshake failed"))
+        #expect(try bystander.echo("still here\n") == "still here\n")
+        let fresh = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try fresh.echo("new client\n") == "new client\n")
+    }
+}

@@ -1,0 +1,192 @@
+// Runs the real secure-echo binary: waits for its ready line (never sleeps and hopes),
+// captures its log, reads its memory from /proc, and stops it.
+import Foundation
+import Glibc
+
+/// Where `swift build` put the executable: beside the test bundle.
+func secureEchoBinary() -> String {
+    if let path = ProcessInfo.processInfo.environment["SECURE_ECHO_BIN"] { return path }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("secure-echo").path
+}
+
+final class ServerProcess {
+    let process = Process()
+    let logURL: URL
+    private(set) var tlsPort: UInt16 = 0
+    private(set) var plainPort: UInt16 = 0
+    private(set) var readyLine = ""
+
+    /// Starts `secure-echo` on OS-chosen ports with `arguments` added, and waits for its ready line.
+    init(_ arguments: [String], ports: Bool = true, timeout: Double = 20) throws {
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("secure-echo-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: secureEchoBinary())
+        process.arguments = (ports ? ["--tls-port", "0", "--plain-port", "0"] : []) + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        // A file, not a pipe: a log nobody drains must never block the server.
+        process.standardError = try FileHandle(forWritingTo: logURL)
+        try process.run()
+        readyLine = try Self.readLine(from: stdout.fileHandleForReading.fileDescriptor, timeout: timeout, log: logURL)
+        for field in readyLine.split(separator: " ") {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let port = parts[1].split(separator: ":").last.flatMap({ UInt16($0) }) else { continue }
+            if parts[0] == "tls" { tlsPort = port }
+            if parts[0] == "plain" { plainPort = port }
+        }
+    }
+
+    deinit { stop() }
+
+    var pid: pid_t { process.processIdentifier }
+
+    func port(tls: Bool) -> UInt16 { tls ? tlsPort : plainPort }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// The server's resident memory in KiB, from /proc/PID/status.
+    func residentKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return 0
+    }
+
+    /// Waits until the log contains `text` (the server logs after it acts, so poll briefly).
+    func waitForLog(_ text: String, timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: logURL)
+    }
+
+    private static func readLine(from fd: CInt, timeout: Double, log: URL) throws -> String {
+        var line: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var byte: UInt8 = 0
+        while true {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 || poll(&p, 1, CInt(remaining * 1000) + 1) <= 0 {
+                throw TestTimeout(what: "ready line; log: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+            }
+            guard read(fd, &byte, 1) == 1 else {
+                throw TestTimeout(what: "server exited before its ready line; log: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+            }
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+}
+
+/// The result of running a command to completion.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a command with `input` on stdin, to completion or `timeout` (then kills it).
+func runCommand(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Double = 30) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input))
+    try stdin.fileHandleForWriting.close()
+    let deadline = Date().addingTimeInterval(timeout)
+    var out = Data(), err = Data()
+    let outFD = stdout.fileHandleForReading.fileDescriptor, errFD = stderr.fileHandleForReading.fileDescriptor
+    var open = [outFD, errFD]
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while !open.isEmpty {
+        if Date() > deadline {
+            process.terminate()
+            process.waitUntilExit()
+            throw TestTimeout(what: "\(executable) \(arguments.joined(separator: " ")); stdout so far: \(String(decoding: out, as: UTF8.self))")
+        }
+        var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&fds, nfds_t(fds.count), 100)
+        for p in fds where p.revents != 0 {
+            let n = read(p.fd, &buffer, buffer.count)
+            if n <= 0 { open.removeAll { $0 == p.fd }; continue }
+            if p.fd == outFD { out.append(contentsOf: buffer.prefix(n)) } else { err.append(contentsOf: buffer.prefix(n)) }
+        }
+    }
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: String(decoding: out, as: UTF8.self),
+                         stderr: String(decoding: err, as: UTF8.self))
+}
+
+/// A child process kept interactive: write to its stdin, wait for bytes on its stdout,
+/// then close stdin. For clients such as `openssl s_client` that must not see EOF too early.
+final class InteractiveProcess {
+    let process = Process()
+    private let stdin = Pipe()
+    private let stdout = Pipe()
+    private(set) var output: [UInt8] = []
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+    }
+
+    func write(_ text: String) {
+        stdin.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// Reads stdout until it contains `expected` or the deadline passes; returns everything read.
+    func read(until expected: String, timeout: Double = 20) -> String {
+        let fd = stdout.fileHandleForReading.fileDescriptor
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: output, as: UTF8.self).contains(expected) && Date() < deadline {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let n = Glibc.read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer.prefix(n)
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Closes stdin and waits for the process to end (killing it after `timeout`).
+    func finish(timeout: Double = 10) -> Int32 {
+        try? stdin.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

@@ -1,0 +1,193 @@
+// A client that speaks to the server from the test process, over plain TCP or TLS (using the
+// library's own TLS session in client mode), with every wait bounded by a deadline.
+import Foundation
+import Glibc
+@testable import SecureEcho
+
+struct TestTimeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out: \(what)" }
+}
+
+final class TestClient {
+    let socket: Socket
+    private let session: TLSSession?
+    private(set) var sawEndOfStream = false
+
+    /// Connects and, for TLS, completes the handshake.
+    init(port: UInt16, tls: Bool, host: String = "127.0.0.1", maxVersion: TLSVersion? = nil, timeout: Double = 10) throws {
+        let address = try SocketAddress.resolve(host: host, port: port)
+        socket = try Socket.connect(to: address)
+        let deadline = Date().addingTimeInterval(timeout)
+        try Self.waitFor(fd: socket.descriptor, events: Int16(POLLOUT), until: deadline, what: "connect to \(address)")
+        var error: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+        if error != 0 { throw SystemCallError(call: "connect \(address)", errno: error) }
+        guard tls else {
+            session = nil
+            return
+        }
+        let session = try TLSSession(context: try TLSContext.client(maxVersion: maxVersion), fd: socket.descriptor, serverName: "localhost")
+        self.session = session
+        while true {
+            switch try session.handshake() {
+            case .done: return
+            case .wouldBlock(let interest):
+                try Self.waitFor(fd: socket.descriptor, events: Self.pollEvents(interest), until: deadline, what: "TLS handshake")
+            }
+        }
+    }
+
+    var negotiated: String? { session?.negotiated }
+
+    // MARK: - Raw operations
+
+    private func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        if let session { return try session.read(into: buffer) }
+        switch try socket.read(into: buffer) {
+        case .done(0): return .endOfStream
+        case .done(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock(.readable)
+        }
+    }
+
+    private func writeSome(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+        if let session { return try session.write(bytes) }
+        switch try socket.write(bytes) {
+        case .done(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock(.writable)
+        }
+    }
+
+    // MARK: - Exchanges
+
+    /// Sends `bytes` while reading whatever comes back, until `done(received)` holds or the
+    /// deadline passes. Never blocks on one direction while the other could move.
+    @discardableResult
+    func pump(send bytes: [UInt8] = [], readInto received: inout [UInt8], timeout: Double = 30,
+              what: String = "echo", until done: ([UInt8]) -> Bool) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        var sent = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var progressed = false
+            if sent < bytes.count {
+                let result = try bytes.withUnsafeBytes { try writeSome(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+                if case .bytes(let n) = result { sent += n; progressed = true }
+            }
+            if !sawEndOfStream {
+                let result = try buffer.withUnsafeMutableBytes { try readSome(into: $0) }
+                switch result {
+                case .bytes(let n): received += buffer.prefix(n); progressed = true
+                case .endOfStream: sawEndOfStream = true; progressed = true
+                case .wouldBlock: break
+                }
+            }
+            if sent == bytes.count && done(received) { return sent }
+            if sawEndOfStream && sent == bytes.count { return sent }
+            if !progressed {
+                if Date() > deadline { throw TestTimeout(what: "\(what): sent \(sent)/\(bytes.count), received \(received.count)") }
+                var events = Int16(POLLIN)
+                if sent < bytes.count { events |= Int16(POLLOUT) }
+                var p = pollfd(fd: socket.descriptor, events: events, revents: 0)
+                _ = poll(&p, 1, 20)
+            }
+        }
+    }
+
+    /// One write attempt and no read; returns the bytes taken (0 when the socket is full).
+    func writeOnce(_ bytes: ArraySlice<UInt8>) throws -> Int {
+        let result = try bytes.withUnsafeBytes { try writeSome($0) }
+        if case .bytes(let n) = result { return n }
+        return 0
+    }
+
+    /// Sends `bytes` and returns exactly `count` echoed bytes.
+    func echo(_ bytes: [UInt8], expecting count: Int? = nil, timeout: Double = 30) throws -> [UInt8] {
+        let want = count ?? bytes.count
+        var received: [UInt8] = []
+        try pump(send: bytes, readInto: &received, timeout: timeout) { $0.count >= want }
+        return received
+    }
+
+    func echo(_ text: String, timeout: Double = 30) throws -> String {
+        String(decoding: try echo(Array(text.utf8), timeout: timeout), as: UTF8.self)
+    }
+
+    /// Sends `text` without reading anything (echo stays queued for a later read).
+    func send(_ text: String, timeout: Double = 30) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while sent < bytes.count {
+            let n = try writeOnce(bytes[sent...])
+            sent += n
+            if n == 0 { try Self.waitFor(fd: socket.descriptor, events: Int16(POLLOUT), until: deadline, what: "send") }
+        }
+    }
+
+    /// Whatever arrives within `timeout` (used to check that nothing arrives).
+    func receiveAvailable(timeout: Double) throws -> [UInt8] {
+        var received: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline && !sawEndOfStream {
+            _ = try? pump(readInto: &received, timeout: 0.05) { _ in false }
+        }
+        return received
+    }
+
+    /// Reads until the server ends the stream.
+    func readToEnd(timeout: Double = 30) throws -> [UInt8] {
+        var received: [UInt8] = []
+        try pump(readInto: &received, timeout: timeout, what: "end of stream") { _ in false }
+        return received
+    }
+
+    /// Ends our direction: TCP FIN (for TLS without close_notify, the way nc-style clients
+    /// just stop), or a TLS close_notify.
+    func shutdownWrite(closeNotify: Bool = false) throws {
+        if closeNotify, let session {
+            _ = try session.shutdown()
+        } else {
+            try socket.shutdownWrite()
+        }
+    }
+
+    func close() { socket.close() }
+
+    // MARK: - Waiting
+
+    private static func pollEvents(_ interest: Interest) -> Int16 {
+        var events: Int16 = 0
+        if interest.contains(.readable) { events |= Int16(POLLIN) }
+        if interest.contains(.writable) { events |= Int16(POLLOUT) }
+        return events
+    }
+
+    static func waitFor(fd: CInt, events: Int16, until deadline: Date, what: String) throws {
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { throw TestTimeout(what: what) }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            if poll(&p, 1, CInt(min(remaining, 1) * 1000) + 1) > 0 { return }
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    static func random(count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                var word = generator.next()
+                let n = Swift.min(8, raw.count - offset)
+                Swift.withUnsafeBytes(of: &word) { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: n) }
+                offset += n
+            }
+        }
+        return bytes
+    }
+}
