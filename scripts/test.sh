@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the tests drive (openssl, telnet, expect, nc) when missing, then runs
+# `swift test`: unit tests and integration tests against the real binary.
+#   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v telnet  >/dev/null || need+=(telnet)
+command -v expect  >/dev/null || need+=(expect)
+# The tests use netcat-openbsd's -N (shut down the write side at end of input).
+{ command -v nc >/dev/null && nc -h 2>&1 | grep -q -- ' -N'; } || need+=(netcat-openbsd)
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev pkg-config)
+
+if ((${#need[@]})); then
+    echo "installing: ${need[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y --no-install-recommends "${need[@]}" >/dev/null \
+        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+
+args=()
+if [ -n "${SANITIZE:-}" ]; then
+    args+=(--sanitize="$SANITIZE")
+    # LeakSanitizer also reports the test runner's own allocations; suppress only those.
+    suppressions="$(mktemp)"
+    printf 'leak:libXCTest.so\nleak:XCTMainMisc\n' > "$suppressions"
+    export LSAN_OPTIONS="suppressions=$suppressions"
+fi
+
+swift build --build-tests ${args[@]+"${args[@]}"}
+swift test --skip-build ${args[@]+"${args[@]}"}
