@@ -1,6 +1,7 @@
 // Echo behaviour of the real binary, driven from the test process, over both transports
 // and both pollers.
 import Foundation
+import Glibc
 import Testing
 @testable import SecureEcho
 
@@ -151,5 +152,45 @@ struct EchoTests {
         #expect(try bystander.echo("still here\n") == "still here\n")
         let fresh = try TestClient(port: server.tlsPort, tls: true)
         #expect(try fresh.echo("new client\n") == "new client\n")
+    }
+}
+
+@Suite("Server robustness")
+struct RobustnessTests {
+    @Test("an idle server with open connections uses no CPU", arguments: pollers)
+    func idleUsesNoCPU(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller])
+        let tlsClient = try TestClient(port: server.tlsPort, tls: true)
+        let plainClient = try TestClient(port: server.plainPort, tls: false)
+        try tlsClient.send("half a line")
+        #expect(try plainClient.echo("x\n") == "x\n")
+        let before = server.cpuTicks()
+        usleep(1_500_000)
+        let used = server.cpuTicks() - before
+        #expect(used <= 1, "the server used \(used) clock ticks while idle")
+    }
+
+    @Test("a client that resets in the middle of a large echo kills only itself (no SIGPIPE)", arguments: pollers, transports)
+    func resetMidEcho(poller: String, tls: Bool) throws {
+        let server = try ServerProcess(["--poller", poller, "--mode", "stream"])
+        for _ in 0..<3 {
+            let client = try TestClient(port: server.port(tls: tls), tls: tls)
+            var received: [UInt8] = []
+            try client.pump(send: [UInt8].random(count: 4 << 20), readInto: &received, timeout: 60) { $0.count > 65536 }
+            client.resetAbruptly()
+        }
+        #expect(server.waitForLog("reset by peer") || server.waitForLog("tls error"))
+        #expect(server.isRunning)
+        let fresh = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try fresh.echo("alive\n") == "alive\n")
+    }
+}
+
+extension TestClient {
+    /// Closes with SO_LINGER 0, so the server sees a RST instead of a FIN.
+    func resetAbruptly() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(socket.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 }

@@ -54,6 +54,16 @@ final class ServerProcess {
         return 0
     }
 
+    /// utime + stime of the server, in clock ticks, from /proc/PID/stat.
+    func cpuTicks() -> Int {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        return user + system
+    }
+
     /// Waits until the log contains `text` (the server logs after it acts, so poll briefly).
     func waitForLog(_ text: String, timeout: Double = 10) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
