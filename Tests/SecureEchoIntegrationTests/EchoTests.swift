@@ -170,7 +170,7 @@ struct RobustnessTests {
         #expect(used <= 1, "the server used \(used) clock ticks while idle")
     }
 
-    @Test("a client that resets in the middle of a large echo kills only itself (no SIGPIPE)", arguments: pollers, transports)
+    @Test("a client that resets in the middle of a large echo closes only its own connection", arguments: pollers, transports)
     func resetMidEcho(poller: String, tls: Bool) throws {
         let server = try ServerProcess(["--poller", poller, "--mode", "stream"])
         for _ in 0..<3 {
