@@ -194,3 +194,30 @@ extension TestClient {
         close()
     }
 }
+
+@Suite("Timeouts")
+struct TimeoutTests {
+    @Test("an idle connection gets its unfinished line back, then the server ends the stream", arguments: transports)
+    func idleTimeout(tls: Bool) throws {
+        let server = try ServerProcess(["--idle-timeout", "1"])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        let start = Date()
+        try client.send("unfinished")
+        #expect(String(decoding: try client.readToEnd(timeout: 10), as: UTF8.self) == "unfinished")
+        #expect(Date().timeIntervalSince(start) > 0.9)
+        #expect(server.waitForLog("reason=\"idle timeout\""))
+    }
+
+    @Test("a TLS client that never sends its ClientHello is closed after the handshake timeout")
+    func handshakeTimeout() throws {
+        let server = try ServerProcess(["--handshake-timeout", "1"])
+        let silent = try TestClient(port: server.tlsPort, tls: false)
+        let start = Date()
+        _ = try silent.readToEnd(timeout: 10)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed > 0.9 && elapsed < 5)
+        #expect(server.waitForLog("reason=\"handshake timeout\""))
+        let fresh = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try fresh.echo("after\n") == "after\n")
+    }
+}

@@ -72,7 +72,7 @@ private func makeLoop() throws -> EventLoop {
 }
 
 private func makeConnection(_ loop: EventLoop, _ transport: ScriptedTransport) -> Connection {
-    let policy = EventPolicyBox(EchoPolicy(mode: .line, maxLine: 1024, handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000))
+    let policy = EchoPolicy(mode: .line, maxLine: 1024, handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000)
     return Connection(loop: loop, transport: transport, peer: "test", policy: policy)
 }
 

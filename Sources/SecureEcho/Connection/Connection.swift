@@ -37,7 +37,7 @@ final class Connection: EventHandler {
 
     private unowned let loop: EventLoop
     private let transport: any Transport
-    private let policy: EventPolicyBox
+    private let policy: EchoPolicy
     let peer: String
     let fd: CInt
     private(set) var token: UInt32 = 0
@@ -58,13 +58,13 @@ final class Connection: EventHandler {
     /// served again before the loop sleeps.
     static let readBudget = 16
 
-    init(loop: EventLoop, transport: any Transport, peer: String, policy: EventPolicyBox) {
+    init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy) {
         self.loop = loop
         self.transport = transport
         self.policy = policy
         self.peer = peer
         self.fd = transport.descriptor
-        self.framer = LineFramer(mode: policy.value.mode, maxLine: policy.value.maxLine)
+        self.framer = LineFramer(mode: policy.mode, maxLine: policy.maxLine)
         self.openedAt = loop.now
         self.lastActivity = loop.now
     }
@@ -73,9 +73,12 @@ final class Connection: EventHandler {
     func start() throws(SystemCallError) {
         token = try loop.register(self, fd: fd, interest: .readable)
         loop.logger.info("accepted peer=\(peer) via=\(transport.name)")
-        let timeout = transport.name == "tls" ? policy.value.handshakeTimeout : policy.value.idleTimeout
-        loop.schedule(deadline: loop.now + timeout, fd: fd, token: token)
         handle([])
+        // One deadline per connection: the handshake's while it lasts (plain TCP has none),
+        // then the idle one, which moves lazily (see deadlinePassed).
+        guard state != .closed else { return }
+        let timeout = state == .handshaking ? policy.handshakeTimeout : policy.idleTimeout
+        loop.schedule(deadline: loop.now + timeout, fd: fd, token: token)
     }
 
     // MARK: - Events
@@ -112,18 +115,17 @@ final class Connection: EventHandler {
         if let hardDeadline, now >= hardDeadline {
             return close(reason: closeReason)
         }
-        switch state {
-        case .handshaking:
-            close(reason: "handshake timeout")
-        case .echoing:
-            let idleUntil = lastActivity + policy.value.idleTimeout
-            if now < idleUntil {
-                loop.schedule(deadline: idleUntil, fd: fd, token: token)
-                return
-            }
+        if state == .handshaking {
+            return close(reason: "handshake timeout")
+        }
+        // Activity only records a time; the heap entry is moved here, once per timeout at most.
+        let idleUntil = lastActivity + policy.idleTimeout
+        if now < idleUntil {
+            loop.schedule(deadline: idleUntil, fd: fd, token: token)
+        } else if state == .echoing {
             beginClosing(reason: "idle timeout")
-        case .flushing, .closing, .closed:
-            break
+        } else {
+            close(reason: "idle timeout")  // stuck flushing to a peer that never reads
         }
     }
 
@@ -133,7 +135,7 @@ final class Connection: EventHandler {
         closeReason = reason
         output.release(framer.finish())
         state = .flushing
-        let deadline = loop.now + policy.value.closingGrace
+        let deadline = loop.now + policy.closingGrace
         hardDeadline = deadline
         loop.schedule(deadline: deadline, fd: fd, token: token)
         handle([])
@@ -256,11 +258,4 @@ final class Connection: EventHandler {
             return "\(error)"
         }
     }
-}
-
-/// The policy shared by every connection of a listener, by reference, so a connection
-/// carries one pointer instead of a copy.
-final class EventPolicyBox: Sendable {
-    let value: EchoPolicy
-    init(_ value: EchoPolicy) { self.value = value }
 }

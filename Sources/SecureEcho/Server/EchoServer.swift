@@ -18,11 +18,11 @@ public final class EchoServer {
         try configuration.validate()
         self.configuration = configuration
         loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger)
-        let policy = EventPolicyBox(EchoPolicy(
+        let policy = EchoPolicy(
             mode: configuration.mode,
             maxLine: configuration.maxLine,
             handshakeTimeout: UInt64(configuration.handshakeTimeout * 1e9),
-            idleTimeout: UInt64(configuration.idleTimeout * 1e9)))
+            idleTimeout: UInt64(configuration.idleTimeout * 1e9))
 
         if let port = configuration.tlsPort {
             let context = try TLSContext.server(configuration.certificate)
@@ -56,7 +56,7 @@ public final class EchoServer {
         try loop.run()
     }
 
-    private func listen(port: UInt16, name: String, policy: EventPolicyBox,
+    private func listen(port: UInt16, name: String, policy: EchoPolicy,
                         transport: @escaping Listener.TransportFactory) throws -> Listener {
         let address = try SocketAddress.resolve(host: configuration.host, port: port)
         let socket: Socket

@@ -13,7 +13,7 @@ final class Listener: EventHandler {
     let address: SocketAddress
     let name: String
     private let makeTransport: TransportFactory
-    private let policy: EventPolicyBox
+    private let policy: EchoPolicy
     private var token: UInt32 = 0
     /// A descriptor held in reserve: when the process runs out, it is freed for a moment to
     /// accept and close the waiting connection, so a full fd table neither spins nor stalls.
@@ -23,7 +23,7 @@ final class Listener: EventHandler {
     /// Fairness: at most this many accepts per readiness event.
     static let acceptsPerEvent = 64
 
-    init(loop: EventLoop, socket: Socket, name: String, policy: EventPolicyBox,
+    init(loop: EventLoop, socket: Socket, name: String, policy: EchoPolicy,
          makeTransport: @escaping TransportFactory) throws(SystemCallError) {
         self.loop = loop
         self.socket = socket
