@@ -14,7 +14,7 @@ struct EchoPolicy: Sendable {
     var closingGrace: UInt64 = 5_000_000_000
 }
 
-/// handshaking → echoing → flushing → closing → closed.
+/// handshaking → echoing → flushing → closing → (draining →) closed.
 ///
 /// Every event runs the same pass: retry a blocked write first (OpenSSL requires it before any
 /// other I/O), then read and echo until something would block. What the connection waits
@@ -32,6 +32,10 @@ final class Connection: EventHandler {
         case flushing
         /// Everything was echoed: end our stream (FIN or close_notify).
         case closing
+        /// We ended our stream first (server-initiated close): read and discard until the peer
+        /// ends its own. Closing with unread input would send a RST, and a RST can destroy echo
+        /// still in flight to the peer.
+        case draining
         case closed
     }
 
@@ -47,6 +51,8 @@ final class Connection: EventHandler {
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
     private var negotiated: String?
     private var closeReason = "eof"
+    /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
+    private var peerEnded = false
     private var bytesIn = 0
     private var bytesOut = 0
     private let openedAt: UInt64
@@ -74,11 +80,12 @@ final class Connection: EventHandler {
         token = try loop.register(self, fd: fd, interest: .readable)
         loop.logger.info("accepted peer=\(peer) via=\(transport.name)")
         handle([])
-        // One deadline per connection: the handshake's while it lasts (plain TCP has none),
-        // then the idle one, which moves lazily (see deadlinePassed).
+        // One heap entry per connection at a time, at the earlier of the deadlines that
+        // apply; deadlinePassed() moves it on.
         guard state != .closed else { return }
-        let timeout = state == .handshaking ? policy.handshakeTimeout : policy.idleTimeout
-        loop.schedule(deadline: loop.now + timeout, fd: fd, token: token)
+        let idle = policy.idleTimeout
+        let first = state == .handshaking ? min(policy.handshakeTimeout, idle) : idle
+        loop.schedule(deadline: loop.now + first, fd: fd, token: token)
     }
 
     // MARK: - Events
@@ -102,8 +109,13 @@ final class Connection: EventHandler {
             if state == .closing {
                 switch try transport.shutdownOutput() {
                 case .wouldBlock(let interest): return wait(for: interest)
-                case .done: close(reason: closeReason)
+                case .done where peerEnded: return close(reason: closeReason)
+                case .done: state = .draining
                 }
+            }
+            if state == .draining {
+                if let interest = try drain() { return wait(for: interest) }
+                close(reason: closeReason)
             }
         } catch {
             close(reason: Self.describe(error, handshaking: state == .handshaking))
@@ -116,6 +128,10 @@ final class Connection: EventHandler {
             return close(reason: closeReason)
         }
         if state == .handshaking {
+            let handshakeUntil = openedAt + policy.handshakeTimeout
+            guard now >= handshakeUntil else {
+                return loop.schedule(deadline: handshakeUntil, fd: fd, token: token)
+            }
             return close(reason: "handshake timeout")
         }
         // Activity only records a time; the heap entry is moved here, once per timeout at most.
@@ -171,8 +187,20 @@ final class Connection: EventHandler {
                 if transport.hasBufferedInput { loop.servePending(fd: fd, token: token) }
                 return interest
             case .endOfStream:
+                peerEnded = true
                 output.release(framer.finish())
                 state = .flushing
+            }
+        }
+    }
+
+    /// Discards input until the peer ends its stream (returns nil) or it would block.
+    private func drain() throws -> Interest? {
+        while true {
+            switch try transport.read(into: loop.readBuffer) {
+            case .bytes(let count): bytesIn += count
+            case .wouldBlock(let interest): return interest
+            case .endOfStream: return nil
             }
         }
     }
