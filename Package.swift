@@ -40,7 +40,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SecureEchoIntegrationTests",
-            dependencies: ["SecureEcho", "secure-echo"]
+            dependencies: ["SecureEcho", "CSystem", "secure-echo"]
         ),
     ],
     swiftLanguageModes: [.v6]

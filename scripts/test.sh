@@ -29,6 +29,7 @@ if [ -n "${SANITIZE:-}" ]; then
     suppressions="$(mktemp)"
     printf 'leak:libXCTest.so\nleak:XCTMainMisc\n' > "$suppressions"
     export LSAN_OPTIONS="suppressions=$suppressions"
+    export SECURE_ECHO_SANITIZER="$SANITIZE"
 fi
 
 swift build --build-tests ${args[@]+"${args[@]}"}

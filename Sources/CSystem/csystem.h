@@ -5,7 +5,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-// accept4 is declared only under _GNU_SOURCE, which the Glibc module is built without.
+// Declared only under _GNU_SOURCE, which the Glibc module is built without.
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+extern int pipe2(int pipefd[2], int flags);
 #endif
 #endif

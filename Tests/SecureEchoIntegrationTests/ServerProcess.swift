@@ -11,7 +11,7 @@ func secureEchoBinary() -> String {
 }
 
 final class ServerProcess {
-    let process = Process()
+    private let child: ChildProcess
     let logURL: URL
     private(set) var tlsPort: UInt16 = 0
     private(set) var plainPort: UInt16 = 0
@@ -21,14 +21,10 @@ final class ServerProcess {
     init(_ arguments: [String], ports: Bool = true, timeout: Double = 20) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("secure-echo-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: secureEchoBinary())
-        process.arguments = (ports ? ["--tls-port", "0", "--plain-port", "0"] : []) + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        // A file, not a pipe: a log nobody drains must never block the server.
-        process.standardError = try FileHandle(forWritingTo: logURL)
-        try process.run()
-        readyLine = try Self.readLine(from: stdout.fileHandleForReading.fileDescriptor, timeout: timeout, log: logURL)
+        // The log goes to a file, not a pipe: a log nobody drains must never block the server.
+        child = try ChildProcess(secureEchoBinary(), (ports ? ["--tls-port", "0", "--plain-port", "0"] : []) + arguments,
+                                 stderrPath: logURL.path)
+        readyLine = try Self.readLine(from: child.stdout, timeout: timeout, log: logURL)
         for field in readyLine.split(separator: " ") {
             let parts = field.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let port = parts[1].split(separator: ":").last.flatMap({ UInt16($0) }) else { continue }
@@ -39,7 +35,7 @@ final class ServerProcess {
 
     deinit { stop() }
 
-    var pid: pid_t { process.processIdentifier }
+    var pid: pid_t { child.pid }
 
     func port(tls: Bool) -> UInt16 { tls ? tlsPort : plainPort }
 
@@ -74,16 +70,10 @@ final class ServerProcess {
         return false
     }
 
-    var isRunning: Bool { process.isRunning }
+    var isRunning: Bool { child.isRunning }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(pid, SIGKILL) }
-            process.waitUntilExit()
-        }
+        child.terminate()
         try? FileManager.default.removeItem(at: logURL)
     }
 
@@ -115,25 +105,16 @@ struct CommandResult {
 
 /// Runs a command with `input` on stdin, to completion or `timeout` (then kills it).
 func runCommand(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Double = 30) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input))
-    try stdin.fileHandleForWriting.close()
+    let child = try ChildProcess(executable, arguments)
+    child.write(input)
+    child.closeStdin()
     let deadline = Date().addingTimeInterval(timeout)
-    var out = Data(), err = Data()
-    let outFD = stdout.fileHandleForReading.fileDescriptor, errFD = stderr.fileHandleForReading.fileDescriptor
-    var open = [outFD, errFD]
+    var out: [UInt8] = [], err: [UInt8] = []
+    var open = [child.stdout, child.stderr]
     var buffer = [UInt8](repeating: 0, count: 65536)
     while !open.isEmpty {
         if Date() > deadline {
-            process.terminate()
-            process.waitUntilExit()
+            child.terminate()
             throw TestTimeout(what: "\(executable) \(arguments.joined(separator: " ")); stdout so far: \(String(decoding: out, as: UTF8.self))")
         }
         var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -141,11 +122,10 @@ func runCommand(_ executable: String, _ arguments: [String], input: [UInt8] = []
         for p in fds where p.revents != 0 {
             let n = read(p.fd, &buffer, buffer.count)
             if n <= 0 { open.removeAll { $0 == p.fd }; continue }
-            if p.fd == outFD { out.append(contentsOf: buffer.prefix(n)) } else { err.append(contentsOf: buffer.prefix(n)) }
+            if p.fd == child.stdout { out += buffer.prefix(n) } else { err += buffer.prefix(n) }
         }
     }
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
+    return CommandResult(status: child.wait(),
                          stdout: String(decoding: out, as: UTF8.self),
                          stderr: String(decoding: err, as: UTF8.self))
 }
@@ -153,50 +133,37 @@ func runCommand(_ executable: String, _ arguments: [String], input: [UInt8] = []
 /// A child process kept interactive: write to its stdin, wait for bytes on its stdout,
 /// then close stdin. For clients such as `openssl s_client` that must not see EOF too early.
 final class InteractiveProcess {
-    let process = Process()
-    private let stdin = Pipe()
-    private let stdout = Pipe()
+    private let child: ChildProcess
     private(set) var output: [UInt8] = []
 
     init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    deinit {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        child = try ChildProcess(executable, arguments, stderrPath: "/dev/null")
     }
 
     func write(_ text: String) {
-        stdin.fileHandleForWriting.write(Data(text.utf8))
+        child.write(Array(text.utf8))
     }
 
     /// Reads stdout until it contains `expected` or the deadline passes; returns everything read.
     func read(until expected: String, timeout: Double = 20) -> String {
-        let fd = stdout.fileHandleForReading.fileDescriptor
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !String(decoding: output, as: UTF8.self).contains(expected) && Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var p = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
-            let n = Glibc.read(fd, &buffer, buffer.count)
+            let n = Glibc.read(child.stdout, &buffer, buffer.count)
             if n <= 0 { break }
             output += buffer.prefix(n)
         }
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Closes stdin and waits for the process to end (killing it after `timeout`).
+    /// Closes stdin and waits for the process to end (terminating it after `timeout`).
     func finish(timeout: Double = 10) -> Int32 {
-        try? stdin.fileHandleForWriting.close()
+        child.closeStdin()
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationStatus
+        while child.isRunning && Date() < deadline { usleep(20_000) }
+        child.terminate()
+        return child.wait()
     }
 }

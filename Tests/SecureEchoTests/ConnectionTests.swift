@@ -178,5 +178,7 @@ struct EventLoopTests {
         #expect(first.events == 1 && victim.events == 0, "the scenario ran: first closed and reused the victim's fd")
         #expect(newcomer.events == 0, "the reused fd must not receive the old registration's event")
         if reused >= 0 { close(reused) }
+        first.onEvent = nil  // the closures hold the loop, which holds the handlers
+        victim.onEvent = nil
     }
 }
