@@ -4,6 +4,8 @@
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 // Declared only under _GNU_SOURCE, which the Glibc module is built without.
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);

@@ -56,6 +56,15 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Seconds without traffic before a connection is closed.")
     var idleTimeout = 300.0
 
+    @Option(help: "Open connections across both ports; past it new clients are refused (plain: \"ERROR server busy\").")
+    var maxConnections = 10000
+
+    @Option(help: "Seconds a SIGTERM/SIGINT shutdown may spend finishing echoes before cutting connections.")
+    var shutdownGrace = 5.0
+
+    @Option(help: "Lowest TLS version accepted: 1.2 or 1.3.")
+    var minTls: TLSVersion = .tls12
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -81,6 +90,9 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.poller = poller
         configuration.handshakeTimeout = handshakeTimeout
         configuration.idleTimeout = idleTimeout
+        configuration.maxConnections = maxConnections
+        configuration.shutdownGrace = shutdownGrace
+        configuration.minimumTLSVersion = minTls
         return configuration
     }
 
@@ -103,3 +115,16 @@ struct SecureEchoCommand: ParsableCommand {
 extension EchoMode: ExpressibleByArgument {}
 extension PollerKind: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension TLSVersion: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "1.2": self = .tls12
+        case "1.3": self = .tls13
+        default: return nil
+        }
+    }
+
+    public var defaultValueDescription: String { self == .tls12 ? "1.2" : "1.3" }
+    public static var allValueStrings: [String] { ["1.2", "1.3"] }
+}

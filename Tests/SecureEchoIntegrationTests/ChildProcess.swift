@@ -4,6 +4,7 @@
 import CSystem
 import Foundation
 import Glibc
+@testable import SecureEcho
 
 final class ChildProcess {
     let pid: pid_t
@@ -16,7 +17,8 @@ final class ChildProcess {
     private var exitStatus: Int32?
 
     /// Starts `executable` with `arguments`; stderr goes to `stderrPath` when given, else to a pipe.
-    init(_ executable: String, _ arguments: [String], stderrPath: String? = nil) throws {
+    init(_ executable: String, _ arguments: [String], stderrPath: String? = nil, mergeStderr: Bool = false) throws {
+        Signals.ignoreBrokenPipe()  // writing to a child that has exited must not kill the test run
         var inPipe: [CInt] = [-1, -1], outPipe: [CInt] = [-1, -1], errPipe: [CInt] = [-1, -1]
         guard pipe2(&inPipe, O_CLOEXEC) == 0, pipe2(&outPipe, O_CLOEXEC) == 0 else {
             throw SpawnError(what: "pipe: \(String(cString: strerror(errno)))")
@@ -29,7 +31,9 @@ final class ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        if let stderrPath {
+        if mergeStderr {
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
+        } else if let stderrPath {
             posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         } else {
             posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)

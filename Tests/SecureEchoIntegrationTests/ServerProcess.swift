@@ -72,6 +72,17 @@ final class ServerProcess {
 
     var isRunning: Bool { child.isRunning }
 
+    func send(signal: CInt) {
+        kill(pid, signal)
+    }
+
+    /// The exit status once the server has exited by itself within `timeout`, else nil.
+    func exitStatus(within timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while child.isRunning && Date() < deadline { usleep(10_000) }
+        return child.isRunning ? nil : child.wait()
+    }
+
     func stop() {
         child.terminate()
         try? FileManager.default.removeItem(at: logURL)
@@ -136,8 +147,9 @@ final class InteractiveProcess {
     private let child: ChildProcess
     private(set) var output: [UInt8] = []
 
-    init(_ executable: String, _ arguments: [String]) throws {
-        child = try ChildProcess(executable, arguments, stderrPath: "/dev/null")
+    /// `mergeStderr` reads the client's diagnostics too (s_client reports protocol errors there).
+    init(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws {
+        child = try ChildProcess(executable, arguments, stderrPath: "/dev/null", mergeStderr: mergeStderr)
     }
 
     func write(_ text: String) {

@@ -12,6 +12,9 @@ struct EchoPolicy: Sendable {
     var idleTimeout: UInt64       // nanoseconds
     /// How long a connection being closed by the server may take to flush and say goodbye.
     var closingGrace: UInt64 = 5_000_000_000
+    /// During server shutdown, how long a peer must have sent nothing before its echo counts as
+    /// finished (bytes already sent may still be on their way through the kernel).
+    var shutdownQuiet: UInt64 = 200_000_000
 }
 
 /// handshaking → echoing → flushing → closing → (draining →) closed.
@@ -57,6 +60,9 @@ final class Connection: EventHandler {
     private var bytesOut = 0
     private let openedAt: UInt64
     private var lastActivity: UInt64
+    private var lastInput: UInt64
+    /// The server is shutting down: finish once the peer has gone quiet.
+    private var shuttingDown = false
     /// When set, the connection is closed at this time whatever it is doing.
     private var hardDeadline: UInt64?
 
@@ -73,11 +79,13 @@ final class Connection: EventHandler {
         self.framer = LineFramer(mode: policy.mode, maxLine: policy.maxLine)
         self.openedAt = loop.now
         self.lastActivity = loop.now
+        self.lastInput = loop.now
     }
 
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
     func start() throws(SystemCallError) {
         token = try loop.register(self, fd: fd, interest: .readable)
+        loop.connectionCount += 1
         loop.logger.info("accepted peer=\(peer) via=\(transport.name)")
         handle([])
         // One heap entry per connection at a time, at the earlier of the deadlines that
@@ -127,6 +135,13 @@ final class Connection: EventHandler {
         if let hardDeadline, now >= hardDeadline {
             return close(reason: closeReason)
         }
+        if shuttingDown && state == .echoing {
+            let quietUntil = lastInput + policy.shutdownQuiet
+            guard now >= quietUntil else {
+                return loop.schedule(deadline: quietUntil, fd: fd, token: token)
+            }
+            return beginClosing(reason: "shutdown")
+        }
         if state == .handshaking {
             let handshakeUntil = openedAt + policy.handshakeTimeout
             guard now >= handshakeUntil else {
@@ -143,6 +158,28 @@ final class Connection: EventHandler {
         } else {
             close(reason: "idle timeout")  // stuck flushing to a peer that never reads
         }
+    }
+
+    /// The server stops: a handshake in progress is dropped; an echoing connection finishes
+    /// what its peer already sent (once the peer has gone quiet), then closes politely.
+    func beginShutdown() {
+        switch state {
+        case .handshaking:
+            close(reason: "shutdown")
+        case .echoing:
+            shuttingDown = true
+            loop.schedule(deadline: max(loop.now, lastInput + policy.shutdownQuiet), fd: fd, token: token)
+        case .flushing, .closing, .draining, .closed:
+            break
+        }
+    }
+
+    /// All echo was sent and our stream ended; only the peer's end of stream is awaited.
+    var hasFinishedEcho: Bool { state == .draining }
+
+    /// Closes now, whatever is pending.
+    func abort(reason: String) {
+        close(reason: reason)
     }
 
     /// Ends the connection politely: echo what was received (an unfinished line included),
@@ -180,6 +217,7 @@ final class Connection: EventHandler {
             case .bytes(let count):
                 bytesIn += count
                 lastActivity = loop.now
+                lastInput = loop.now
                 if let blocked = try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count])) {
                     return blocked
                 }
@@ -266,6 +304,7 @@ final class Connection: EventHandler {
         guard state != .closed else { return }
         state = .closed
         loop.deregister(fd: fd, token: token)
+        loop.connectionCount -= 1
         transport.close()
         output.reset()
         let durationMs = (MonotonicClock.now() - openedAt) / 1_000_000

@@ -1,9 +1,14 @@
-// Composes the pieces: the TLS context, the listeners and the event loop they share.
+// Composes the pieces: the TLS context, the listeners, the signal watcher and the event loop
+// they share; runs until a SIGTERM/SIGINT shutdown has finished.
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public final class EchoServer {
     private let loop: EventLoop
     private var listeners: [Listener] = []
+    private var signalWatcher: SignalWatcher?
     public let configuration: ServerConfiguration
     /// The TLS listener's bound address, when there is one.
     public private(set) var tlsAddress: SocketAddress?
@@ -12,11 +17,21 @@ public final class EchoServer {
     /// SHA-256 fingerprint of the served certificate (TLS only).
     public private(set) var fingerprint: String?
 
+    private var shutdownStarted = false
+    private var shutdownStartedAt: UInt64 = 0
+    private var openAtShutdown = 0
+    private var cutAtGrace = 0
+
+    /// Descriptors beyond one per connection: listeners, poller, signalfd, the spare, stdio.
+    static let descriptorOverhead = 64
+
     /// Loads the certificate and binds every listener; throws, naming the file or
     /// host:port at fault, before anything is served.
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         try configuration.validate()
         self.configuration = configuration
+        try ResourceLimits.ensureOpenFiles(configuration.maxConnections + Self.descriptorOverhead,
+                                           for: configuration.maxConnections)
         loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger)
         let policy = EchoPolicy(
             mode: configuration.mode,
@@ -25,7 +40,7 @@ public final class EchoServer {
             idleTimeout: UInt64(configuration.idleTimeout * 1e9))
 
         if let port = configuration.tlsPort {
-            let context = try TLSContext.server(configuration.certificate)
+            let context = try TLSContext.server(configuration.certificate, minimumVersion: configuration.minimumTLSVersion)
             fingerprint = context.fingerprint
             let listener = try listen(port: port, name: "tls", policy: policy) { socket in
                 try TLSTransport(socket: socket, context: context)
@@ -40,6 +55,10 @@ public final class EchoServer {
                 PlainTransport(socket: socket)
             }.address
         }
+        signalWatcher = try SignalWatcher(
+            loop: loop, signals: [SIGTERM, SIGINT],
+            onSignal: { [unowned self] signal in self.received(signal: signal) },
+            onGraceExpired: { [unowned self] in self.cutRemainingConnections() })
     }
 
     /// `ready tls=127.0.0.1:8443 plain=127.0.0.1:8000`, a disabled listener omitted.
@@ -50,10 +69,41 @@ public final class EchoServer {
         return parts.joined(separator: " ")
     }
 
-    /// Serves until the process ends.
+    /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
+    /// shutdown grace has passed.
     public func run() throws {
-        loop.logger.info("serving with \(loop.poller.kind) mode=\(configuration.mode) max_line=\(configuration.maxLine)")
-        try loop.run()
+        loop.logger.info("serving with \(loop.poller.kind) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)")
+        while !(shutdownStarted && loop.connectionCount == 0) {
+            try loop.runOnce()
+        }
+        let elapsedMs = (MonotonicClock.now() - shutdownStartedAt) / 1_000_000
+        loop.logger.notice("stopped: \(openAtShutdown - cutAtGrace) of \(openAtShutdown) connections finished their echo, \(cutAtGrace) cut at the \(configuration.shutdownGrace) s grace, in \(elapsedMs) ms")
+    }
+
+    // MARK: - Shutdown
+
+    private func received(signal: CInt) {
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        guard !shutdownStarted else {
+            loop.logger.notice("\(name) again: closing remaining connections now")
+            return cutRemainingConnections()
+        }
+        shutdownStarted = true
+        shutdownStartedAt = loop.now
+        openAtShutdown = loop.connectionCount
+        loop.logger.notice("\(name): no longer accepting; finishing \(openAtShutdown) connections (grace \(configuration.shutdownGrace) s)")
+        for listener in listeners { listener.stop() }
+        listeners.removeAll()
+        for case let connection as Connection in loop.handlers { connection.beginShutdown() }
+        signalWatcher?.armGrace(seconds: configuration.shutdownGrace)
+    }
+
+    private func cutRemainingConnections() {
+        for case let connection as Connection in loop.handlers {
+            // A connection that is only waiting for its peer to close has delivered everything.
+            if !connection.hasFinishedEcho { cutAtGrace += 1 }
+            connection.abort(reason: "shutdown grace expired")
+        }
     }
 
     private func listen(port: UInt16, name: String, policy: EchoPolicy,
@@ -65,7 +115,8 @@ public final class EchoServer {
         } catch {
             throw ListenError(address: address, name: name, cause: error)
         }
-        let listener = try Listener(loop: loop, socket: socket, name: name, policy: policy, makeTransport: transport)
+        let listener = try Listener(loop: loop, socket: socket, name: name, policy: policy,
+                                    maxConnections: configuration.maxConnections, makeTransport: transport)
         listeners.append(listener)
         return listener
     }

@@ -34,6 +34,8 @@ final class EventLoop {
     private var events: [PollEvent] = []
     private(set) var now: UInt64 = MonotonicClock.now()
     private(set) var registeredCount = 0
+    /// Open client connections (listeners and the signal watcher are not counted).
+    var connectionCount = 0
     private var stopRequested = false
 
     init(poller: any Poller, logger: Logger) {
@@ -82,6 +84,11 @@ final class EventLoop {
         } catch {
             logger.warning("deregister fd=\(fd): \(error)")
         }
+    }
+
+    /// Every registered handler, as a snapshot that handlers may deregister from.
+    var handlers: [EventHandler] {
+        registrations.compactMap { $0?.handler }
     }
 
     /// Serve this handler again before the loop sleeps (it has input the poller cannot see).

@@ -19,13 +19,17 @@ final class Listener: EventHandler {
     /// accept and close the waiting connection, so a full fd table neither spins nor stalls.
     private var spareDescriptor: CInt = -1
     private var lastFullTableLog: UInt64 = 0
+    private let maxConnections: Int
+    private var lastBusyLog: UInt64 = 0
+    private var refusedSinceLog = 0
 
     /// Fairness: at most this many accepts per readiness event.
     static let acceptsPerEvent = 64
 
-    init(loop: EventLoop, socket: Socket, name: String, policy: EchoPolicy,
+    init(loop: EventLoop, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
          makeTransport: @escaping TransportFactory) throws(SystemCallError) {
         self.loop = loop
+        self.maxConnections = maxConnections
         self.socket = socket
         self.name = name
         self.policy = policy
@@ -53,7 +57,16 @@ final class Listener: EventHandler {
 
     func deadlinePassed(now: UInt64) {}
 
+    /// Stops accepting: the listening socket is closed, so new clients are refused by the kernel.
+    func stop() {
+        loop.deregister(fd: socket.descriptor, token: token)
+        socket.close()
+    }
+
     private func admit(_ client: Socket, peer: SocketAddress) {
+        guard loop.connectionCount < maxConnections else {
+            return refuse(client, peer: peer)
+        }
         client.setNoDelay()
         do {
             let transport = try makeTransport(client)
@@ -62,6 +75,21 @@ final class Listener: EventHandler {
         } catch {
             loop.logger.warning("rejected peer=\(peer) via=\(name): \(error)")
             client.close()
+        }
+    }
+
+    /// Past --max-connections: accept and close at once, so the client learns now instead of
+    /// waiting in the backlog. The plain port says why; TLS cannot before a handshake.
+    private func refuse(_ client: Socket, peer: SocketAddress) {
+        if name == "plain" {
+            _ = try? Array("ERROR server busy\r\n".utf8).withUnsafeBytes { try client.write($0) }
+        }
+        client.close()
+        refusedSinceLog += 1
+        if loop.now - lastBusyLog >= 1_000_000_000 || lastBusyLog == 0 {
+            loop.logger.warning("refused peer=\(peer) via=\(name): \(maxConnections) connections open (--max-connections); \(refusedSinceLog) refused since the last report")
+            lastBusyLog = loop.now
+            refusedSinceLog = 0
         }
     }
 

@@ -18,6 +18,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Seconds without a byte either way before a connection is closed.
     public var idleTimeout = 300.0
 
+    /// Open connections across both ports; past it new clients are refused.
+    public var maxConnections = 10000
+    /// Seconds a SIGTERM/SIGINT shutdown may take before remaining connections are cut.
+    public var shutdownGrace = 5.0
+    /// Lowest TLS version accepted.
+    public var minimumTLSVersion = TLSVersion.tls12
+
     public static let maxLineLimit = 16 * 1024 * 1024
 
     public init() {}
@@ -35,6 +42,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if !(idleTimeout > 0) || idleTimeout > 86_400 * 7 {
             throw ConfigurationError("--idle-timeout must be between 0 and 604800 seconds, got \(idleTimeout)")
+        }
+        if maxConnections < 1 || maxConnections > 1_000_000 {
+            throw ConfigurationError("--max-connections must be between 1 and 1000000, got \(maxConnections)")
+        }
+        if !(shutdownGrace >= 0) || shutdownGrace > 3600 {
+            throw ConfigurationError("--shutdown-grace must be between 0 and 3600 seconds, got \(shutdownGrace)")
         }
         if host.isEmpty {
             throw ConfigurationError("--host must not be empty")

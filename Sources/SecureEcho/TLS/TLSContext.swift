@@ -30,12 +30,12 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: - Server
 
-    public static func server(_ source: CertificateSource) throws(TLSContextError) -> TLSContext {
+    public static func server(_ source: CertificateSource, minimumVersion: TLSVersion = .tls12) throws(TLSContextError) -> TLSContext {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw .library(.drain("SSL_CTX_new"))
         }
         do throws(TLSContextError) {
-            try applyServerPolicy(ctx)
+            try applyServerPolicy(ctx, minimumVersion: minimumVersion)
             try useCertificate(source, in: ctx)
         } catch {
             SSL_CTX_free(ctx)
@@ -76,8 +76,8 @@ public final class TLSContext: @unchecked Sendable {
 
     /// TLS 1.2+, forward-secret AEAD suites for 1.2, no compression or renegotiation, and the
     /// non-blocking modes our write path relies on.
-    private static func applyServerPolicy(_ ctx: OpaquePointer) throws(TLSContextError) {
-        guard COpenSSL_SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1,
+    private static func applyServerPolicy(_ ctx: OpaquePointer, minimumVersion: TLSVersion) throws(TLSContextError) {
+        guard COpenSSL_SSL_CTX_set_min_proto_version(ctx, minimumVersion.rawValue) == 1,
               SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") == 1 else {
             throw .library(.drain("SSL_CTX_set_min_proto_version"))
         }
@@ -126,7 +126,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 }
 
-public enum TLSVersion: Int32, Sendable {
+public enum TLSVersion: Int32, Sendable, CaseIterable {
     case tls12 = 0x0303
     case tls13 = 0x0304
 }

@@ -1,0 +1,138 @@
+// SIGTERM/SIGINT shutdown, --max-connections, and the TLS policy seen from outside.
+import Foundation
+import Glibc
+import Testing
+@testable import SecureEcho
+
+@Suite("Shutdown")
+struct ShutdownTests {
+    @Test("SIGTERM in the middle of a large echo: the client gets all of it, the server exits 0",
+          arguments: [true, false])
+    func sigtermMidEcho(tls: Bool) throws {
+        let server = try ServerProcess(["--mode", "stream"])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        let payload = [UInt8].random(count: 4 << 20)
+        var received: [UInt8] = []
+        // Everything is sent (and part of it echoed) before the signal.
+        try client.pump(send: payload, readInto: &received, timeout: 60) { _ in true }
+        #expect(received.count < payload.count, "the echo is still in flight when SIGTERM arrives")
+        server.send(signal: SIGTERM)
+        received += try client.readToEnd(timeout: 30)
+        client.close()  // as nc or s_client would on end of stream
+        #expect(received.count == payload.count)
+        #expect(received == payload)
+        #expect(server.exitStatus(within: 10) == 0)
+        #expect(server.log.contains("stopped: 1 of 1 connections finished their echo"), "\(server.log)")
+    }
+
+    @Test("SIGINT with idle connections: each gets FIN or close_notify, and the server exits 0 at once")
+    func sigintIdle() throws {
+        let server = try ServerProcess([])
+        let clients = try (0..<10).map { i in try TestClient(port: server.port(tls: i % 2 == 0), tls: i % 2 == 0) }
+        for client in clients { #expect(try client.echo("hello\n") == "hello\n") }
+        let start = Date()
+        server.send(signal: SIGINT)
+        for client in clients {
+            #expect(try client.readToEnd(timeout: 10).isEmpty)
+            #expect(client.sawEndOfStream)
+            client.close()
+        }
+        #expect(server.exitStatus(within: 10) == 0)
+        #expect(Date().timeIntervalSince(start) < 3)
+        // New clients are refused once shutdown has begun.
+        #expect(throws: (any Error).self) { try TestClient(port: server.plainPort, tls: false) }
+    }
+
+    @Test("connections still busy at the grace deadline are cut, counted, and the server still exits 0")
+    func graceExpires() throws {
+        let server = try ServerProcess(["--shutdown-grace", "1", "--mode", "stream"])
+        let client = try TestClient(port: server.plainPort, tls: false)
+        #expect(try client.echo("x") == "x")
+        server.send(signal: SIGTERM)
+        // Keep talking so the connection never goes quiet.
+        let deadline = Date().addingTimeInterval(5)
+        while server.isRunning && Date() < deadline {
+            _ = try? client.echo("y", timeout: 1)
+            usleep(50_000)
+        }
+        #expect(server.exitStatus(within: 5) == 0)
+        #expect(server.log.contains("1 cut at the 1.0 s grace"))
+    }
+}
+
+@Suite("Connection limit")
+struct ConnectionLimitTests {
+    @Test("--max-connections 50 with 60 clients: 10 refused (plain: ERROR server busy), the 50 keep echoing")
+    func limit() throws {
+        let server = try ServerProcess(["--max-connections", "50"])
+        let admitted = try (0..<50).map { i in try TestClient(port: server.port(tls: i % 2 == 0), tls: i % 2 == 0) }
+        for client in admitted { #expect(try client.echo("in\n") == "in\n") }
+        for _ in 0..<5 {
+            let refused = try TestClient(port: server.plainPort, tls: false)
+            #expect(String(decoding: try refused.readToEnd(timeout: 10), as: UTF8.self) == "ERROR server busy\r\n")
+        }
+        for _ in 0..<5 {
+            #expect(throws: (any Error).self) { _ = try TestClient(port: server.tlsPort, tls: true, timeout: 10) }
+        }
+        #expect(server.waitForLog("--max-connections"))
+        for client in admitted { #expect(try client.echo("still\n") == "still\n") }
+        admitted[0].close()
+        admitted[1].close()
+        #expect(server.waitForLog("closed peer"))
+        let late = try TestClient(port: server.plainPort, tls: false)
+        #expect(try late.echo("room again\n") == "room again\n")
+    }
+
+    @Test("a connection limit beyond the hard open-file limit exits 1 saying what to change")
+    func fileLimit() throws {
+        let result = try runCommand("/bin/sh", ["-c", "ulimit -n 256 && exec \(secureEchoBinary()) --tls-port 0 --plain-port 0 --max-connections 1000"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--max-connections 1000") && result.stderr.contains("ulimit -Hn"))
+    }
+}
+
+@Suite("TLS policy")
+struct TLSPolicyTests {
+    @Test("sslscan sees only TLS 1.2/1.3, forward-secret AEAD suites for 1.2, and no renegotiation")
+    func sslscan() throws {
+        let server = try ServerProcess(["--no-plain"])
+        let scan = try runCommand("/usr/bin/sslscan", ["--no-colour", "--no-heartbleed", "--no-groups", "127.0.0.1:\(server.tlsPort)"], timeout: 120)
+        #expect(scan.status == 0)
+        let lines = scan.stdout.split(separator: "\n").map(String.init)
+        for old in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"] {
+            #expect(lines.contains { $0.hasPrefix(old) && $0.contains("disabled") }, "\(old) must be disabled")
+        }
+        #expect(lines.contains { $0.hasPrefix("TLSv1.2") && $0.contains("enabled") })
+        #expect(lines.contains { $0.hasPrefix("TLSv1.3") && $0.contains("enabled") })
+        #expect(scan.stdout.contains("Session renegotiation not supported"))
+        let tls12Ciphers = lines.filter { ($0.hasPrefix("Accepted") || $0.hasPrefix("Preferred")) && $0.contains("TLSv1.2") }
+        #expect(!tls12Ciphers.isEmpty)
+        for line in tls12Ciphers {
+            #expect(line.contains("ECDHE-") && (line.contains("GCM") || line.contains("CHACHA20")), "outside policy: \(line)")
+        }
+    }
+
+    @Test("openssl s_client -tls1_2 cannot renegotiate, and the server keeps serving")
+    func noRenegotiation() throws {
+        let server = try ServerProcess([])
+        let client = try InteractiveProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.tlsPort)", "-tls1_2"],
+                                            mergeStderr: true)
+        client.write("before\n")
+        #expect(client.read(until: "before\n").contains("before\n"))
+        client.write("R\n")  // s_client's renegotiate command
+        let output = client.read(until: "no renegotiation")
+        #expect(output.contains("RENEGOTIATING"))
+        #expect(output.contains("no renegotiation"))
+        _ = client.finish()
+        let fresh = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try fresh.echo("after\n") == "after\n")
+    }
+
+    @Test("--min-tls 1.3 refuses TLS 1.2 clients")
+    func minimumVersion() throws {
+        let server = try ServerProcess(["--min-tls", "1.3"])
+        #expect(throws: (any Error).self) { _ = try TestClient(port: server.tlsPort, tls: true, maxVersion: .tls12) }
+        let modern = try TestClient(port: server.tlsPort, tls: true)
+        #expect(modern.negotiated?.hasPrefix("TLSv1.3") == true)
+    }
+}
