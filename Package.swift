@@ -40,7 +40,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SecureEchoIntegrationTests",
-            dependencies: ["SecureEcho", "CSystem", "secure-echo"]
+            dependencies: ["SecureEcho", "COpenSSL", "CSystem", "secure-echo"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -136,3 +136,52 @@ struct TLSPolicyTests {
         #expect(modern.negotiated?.hasPrefix("TLSv1.3") == true)
     }
 }
+
+@Suite("Hostile input")
+struct HostileInputTests {
+    /// The first 50 bytes of a real ClientHello.
+    private func truncatedClientHello() throws -> [UInt8] {
+        Array(try ClientHello.capture().prefix(50))
+    }
+
+    @Test("a ClientHello cut after 50 bytes, then silence, is closed within --handshake-timeout")
+    func truncatedHello() throws {
+        let server = try ServerProcess(["--handshake-timeout", "1"])
+        let client = try TestClient(port: server.tlsPort, tls: false)
+        _ = try client.writeOnce(ArraySlice(try truncatedClientHello()))
+        let start = Date()
+        _ = try? client.readToEnd(timeout: 10)
+        #expect(Date().timeIntervalSince(start) < 3)
+        #expect(server.waitForLog("reason=\"handshake timeout\""))
+        let fresh = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try fresh.echo("fresh\n") == "fresh\n")
+    }
+
+    @Test("a peer that disappears mid-handshake closes only its connection")
+    func vanishingPeer() throws {
+        let server = try ServerProcess([])
+        let client = try TestClient(port: server.tlsPort, tls: false)
+        _ = try client.writeOnce(ArraySlice(try truncatedClientHello()))
+        client.resetAbruptly()
+        #expect(server.waitForLog("reason=\"reset by peer") || server.waitForLog("reason=\"tls handshake failed"))
+        let fresh = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try fresh.echo("fresh\n") == "fresh\n")
+    }
+
+    @Test("500 silent connections are all closed by a short idle timeout; a new client is served at once",
+          arguments: ["epoll", "poll"])
+    func silentHorde(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller, "--idle-timeout", "1"])
+        let silent = try (0..<500).map { i in try TestClient(port: server.port(tls: false), tls: false) }
+        let start = Date()
+        let quick = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try quick.echo("served at once\n", timeout: 2) == "served at once\n")
+        for client in silent {
+            _ = try client.readToEnd(timeout: 10)
+            #expect(client.sawEndOfStream)
+        }
+        #expect(Date().timeIntervalSince(start) < 8)
+        let fresh = try TestClient(port: server.plainPort, tls: false)
+        #expect(try fresh.echo("after the horde\n") == "after the horde\n")
+    }
+}
