@@ -5,6 +5,8 @@ let package = Package(
     name: "secure-echo",
     products: [
         .executable(name: "secure-echo", targets: ["secure-echo"]),
+        // For the fuzz package (Fuzz/) and tools built on the same loop and TLS code.
+        .library(name: "SecureEcho", targets: ["SecureEcho"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
