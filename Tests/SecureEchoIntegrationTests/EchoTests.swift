@@ -219,7 +219,7 @@ struct TimeoutTests {
         _ = try silent.readToEnd(timeout: 10)
         let elapsed = Date().timeIntervalSince(start)
         #expect(elapsed > 0.9 && elapsed < 5)
-        #expect(server.waitForLog("reason=\"handshake timeout\""))
+        #expect(server.waitForLog("reason=\"handshake timeout (before SSL initialization after 0 bytes)\""), "\(server.log)")
         let fresh = try TestClient(port: server.tlsPort, tls: true)
         #expect(try fresh.echo("after\n") == "after\n")
     }

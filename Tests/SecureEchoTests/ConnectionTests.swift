@@ -25,6 +25,7 @@ private final class ScriptedTransport: Transport {
 
     var name: String { "scripted" }
     var negotiated: String? { nil }
+    var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { if case .data = reads.first { return true } else { return false } }
     func handshake() throws -> Step { .done }

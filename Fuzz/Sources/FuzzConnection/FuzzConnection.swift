@@ -36,6 +36,7 @@ private final class FuzzTransport: Transport {
 
     var name: String { "fuzz" }
     var negotiated: String? { nil }
+    var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { (script.count - cursor) % 3 == 1 }
 

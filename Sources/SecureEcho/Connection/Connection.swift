@@ -126,7 +126,9 @@ final class Connection: EventHandler {
                 close(reason: closeReason)
             }
         } catch {
-            close(reason: Self.describe(error, handshaking: state == .handshaking))
+            var reason = Self.describe(error, handshaking: state == .handshaking)
+            if state == .handshaking, let progress = transport.handshakeProgress { reason += " (\(progress))" }
+            close(reason: reason)
         }
     }
 
@@ -147,7 +149,7 @@ final class Connection: EventHandler {
             guard now >= handshakeUntil else {
                 return loop.schedule(deadline: handshakeUntil, fd: fd, token: token)
             }
-            return close(reason: "handshake timeout")
+            return close(reason: "handshake timeout" + (transport.handshakeProgress.map { " (\($0))" } ?? ""))
         }
         // Activity only records a time; the heap entry is moved here, once per timeout at most.
         let idleUntil = lastActivity + policy.idleTimeout

@@ -103,6 +103,14 @@ final class TLSSession {
     /// Decrypted bytes already inside OpenSSL: they will never wake the poller.
     var hasBufferedInput: Bool { SSL_pending(ssl) > 0 }
 
+    /// How far a handshake got, for the log line of one that failed or timed out:
+    /// "SSLv3/TLS read client hello after 50 bytes".
+    var handshakeProgress: String {
+        let state = SSL_state_string_long(ssl).map { String(cString: $0) } ?? "unknown state"
+        let received = SSL_get_rbio(ssl).map { BIO_number_read($0) } ?? 0
+        return "\(state) after \(received) bytes"
+    }
+
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384", for logs.
     var negotiated: String {
         let version = SSL_get_version(ssl).map { String(cString: $0) } ?? "?"

@@ -9,6 +9,7 @@ final class PlainTransport: Transport {
 
     var name: String { "plain" }
     var negotiated: String? { nil }
+    var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { false }
 

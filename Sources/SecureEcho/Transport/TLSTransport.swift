@@ -12,6 +12,7 @@ final class TLSTransport: Transport {
 
     var name: String { "tls" }
     var negotiated: String? { session.negotiated }
+    var handshakeProgress: String? { session.handshakeProgress }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { session.hasBufferedInput }
 

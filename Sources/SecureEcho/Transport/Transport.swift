@@ -21,6 +21,8 @@ protocol Transport: AnyObject {
     var name: String { get }
     /// Negotiated protocol details for logs ("TLSv1.3/TLS_AES_256_GCM_SHA384"), nil when none.
     var negotiated: String? { get }
+    /// How far an unfinished handshake got, for logs; nil when there is nothing to say.
+    var handshakeProgress: String? { get }
     var descriptor: CInt { get }
     /// Completes the transport-level handshake; plain TCP is done at once.
     func handshake() throws -> Step
