@@ -129,7 +129,8 @@ struct EchoTests {
         #expect(received == payload)
         // AddressSanitizer's shadow memory and quarantine make RSS meaningless there.
         if ProcessInfo.processInfo.environment["SECURE_ECHO_SANITIZER"] == nil {
-            #expect(stalledKiB - baseline < 8 * 1024, "server grew \(stalledKiB - baseline) KiB while the client did not read")
+            // Measured here: 90 to 150 KiB (one 64 KiB read, one TLS record, OpenSSL's buffers).
+            #expect(stalledKiB - baseline < 1024, "server grew \(stalledKiB - baseline) KiB while the client did not read")
         }
     }
 
