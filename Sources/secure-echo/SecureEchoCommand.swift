@@ -65,6 +65,21 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Lowest TLS version accepted: 1.2 or 1.3.")
     var minTls: TLSVersion = .tls12
 
+    @Option(help: "PEM bundle of CAs that client certificates must chain to; asks TLS clients for a certificate.")
+    var clientCa: String?
+
+    @Option(help: "With --client-ca: required (refuse clients without a certificate) or optional.")
+    var clientAuth: ClientAuth = .required
+
+    @Flag(help: "Turn off TLS session resumption (tickets and session IDs).")
+    var noResumption = false
+
+    @Option(help: "Append NSS key-log lines (TLS secrets, for Wireshark) to this file; also read from SSLKEYLOGFILE.")
+    var keylog: String?
+
+    @Option(help: "Offer this ALPN protocol (repeatable, in order of preference); a client offering none of them is refused.")
+    var alpn: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -77,6 +92,9 @@ struct SecureEchoCommand: ParsableCommand {
         if (cert == nil) != (key == nil) {
             throw ValidationError("--cert and --key must be given together")
         }
+        if clientCa == nil && clientAuth == .optional {
+            throw ValidationError("--client-auth needs --client-ca")
+        }
     }
 
     func makeConfiguration() -> ServerConfiguration {
@@ -84,7 +102,13 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.host = host
         configuration.tlsPort = noTls ? nil : tlsPort
         configuration.plainPort = noPlain ? nil : plainPort
-        if let cert, let key { configuration.certificate = .files(certificate: cert, key: key) }
+        if let cert, let key { configuration.tls.certificate = .files(certificate: cert, key: key) }
+        configuration.tls.minimumVersion = minTls
+        configuration.tls.clientCA = clientCa
+        configuration.tls.clientAuth = clientAuth
+        configuration.tls.resumption = !noResumption
+        configuration.tls.keylogPath = keylog ?? getenv("SSLKEYLOGFILE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        configuration.tls.alpn = alpn
         configuration.mode = mode
         configuration.maxLine = maxLine
         configuration.poller = poller
@@ -92,7 +116,6 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.idleTimeout = idleTimeout
         configuration.maxConnections = maxConnections
         configuration.shutdownGrace = shutdownGrace
-        configuration.minimumTLSVersion = minTls
         return configuration
     }
 
@@ -114,6 +137,7 @@ struct SecureEchoCommand: ParsableCommand {
 
 extension EchoMode: ExpressibleByArgument {}
 extension PollerKind: ExpressibleByArgument {}
+extension ClientAuth: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 extension TLSVersion: ExpressibleByArgument {

@@ -17,7 +17,8 @@ final class ChildProcess {
     private var exitStatus: Int32?
 
     /// Starts `executable` with `arguments`; stderr goes to `stderrPath` when given, else to a pipe.
-    init(_ executable: String, _ arguments: [String], stderrPath: String? = nil, mergeStderr: Bool = false) throws {
+    init(_ executable: String, _ arguments: [String], stderrPath: String? = nil, mergeStderr: Bool = false,
+         environment: [String: String] = [:]) throws {
         Signals.ignoreBrokenPipe()  // writing to a child that has exited must not kill the test run
         var inPipe: [CInt] = [-1, -1], outPipe: [CInt] = [-1, -1], errPipe: [CInt] = [-1, -1]
         guard pipe2(&inPipe, O_CLOEXEC) == 0, pipe2(&outPipe, O_CLOEXEC) == 0 else {
@@ -50,8 +51,12 @@ final class ChildProcess {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var variables = ProcessInfo.processInfo.environment
+        variables.merge(environment) { $1 }
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         close(inPipe[0])
         close(outPipe[1])
         if errPipe[1] >= 0 { close(errPipe[1]) }

@@ -18,12 +18,12 @@ final class ServerProcess {
     private(set) var readyLine = ""
 
     /// Starts `secure-echo` on OS-chosen ports with `arguments` added, and waits for its ready line.
-    init(_ arguments: [String], ports: Bool = true, timeout: Double = 20) throws {
+    init(_ arguments: [String], ports: Bool = true, environment: [String: String] = [:], timeout: Double = 20) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("secure-echo-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         // The log goes to a file, not a pipe: a log nobody drains must never block the server.
         child = try ChildProcess(secureEchoBinary(), (ports ? ["--tls-port", "0", "--plain-port", "0"] : []) + arguments,
-                                 stderrPath: logURL.path)
+                                 stderrPath: logURL.path, environment: environment)
         readyLine = try Self.readLine(from: child.stdout, timeout: timeout, log: logURL)
         for field in readyLine.split(separator: " ") {
             let parts = field.split(separator: "=", maxSplits: 1)

@@ -5,7 +5,7 @@ import Testing
 struct TLSContextTests {
     @Test("the ephemeral certificate has a SHA-256 fingerprint")
     func ephemeral() throws {
-        let context = try TLSContext.server(.ephemeral)
+        let context = try TLSContext.server(.init())
         let fingerprint = try #require(context.fingerprint)
         #expect(fingerprint.split(separator: ":").count == 32)
     }
@@ -13,7 +13,7 @@ struct TLSContextTests {
     @Test("a missing certificate file is named in the error")
     func missingFile() {
         #expect {
-            _ = try TLSContext.server(.files(certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem"))
+            _ = try TLSContext.server(.init(certificate: .files(certificate: "/nonexistent/cert.pem", key: "/nonexistent/key.pem")))
         } throws: { error in
             "\(error)".contains("/nonexistent/cert.pem") && "\(error)".contains("No such file")
         }

@@ -15,7 +15,7 @@ private final class SessionPair {
               let serverBIO, let clientBIO else {
             throw OpenSSLError.drain("BIO_new_bio_pair")
         }
-        server = try TLSSession(context: try TLSContext.server(.ephemeral), bio: serverBIO)
+        server = try TLSSession(context: try TLSContext.server(.init()), bio: serverBIO)
         client = try TLSSession(context: try TLSContext.client(maxVersion: maxVersion), bio: clientBIO)
     }
 
@@ -130,7 +130,7 @@ struct TLSSessionTests {
         #expect(BIO_new_bio_pair(&serverBIO, 0, &peerBIO, 0) == 1)
         guard let serverBIO, let peerBIO else { return }
         defer { BIO_free(peerBIO) }
-        let server = try TLSSession(context: try TLSContext.server(.ephemeral), bio: serverBIO)
+        let server = try TLSSession(context: try TLSContext.server(.init()), bio: serverBIO)
         let junk = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
         #expect(BIO_write(peerBIO, junk, Int32(junk.count)) == Int32(junk.count))
         #expect {

@@ -40,13 +40,16 @@ public final class EchoServer {
             idleTimeout: UInt64(configuration.idleTimeout * 1e9))
 
         if let port = configuration.tlsPort {
-            let context = try TLSContext.server(configuration.certificate, minimumVersion: configuration.minimumTLSVersion)
+            let context = try TLSContext.server(configuration.tls)
             fingerprint = context.fingerprint
             let listener = try listen(port: port, name: "tls", policy: policy) { socket in
                 try TLSTransport(socket: socket, context: context)
             }
             tlsAddress = listener.address
-            if configuration.certificate == .ephemeral, let fingerprint {
+            if configuration.tls.keylogPath != nil {
+                logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic")
+            }
+            if configuration.tls.certificate == .ephemeral, let fingerprint {
                 logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)")
             }
         }

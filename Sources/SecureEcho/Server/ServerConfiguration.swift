@@ -7,8 +7,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var tlsPort: UInt16? = 8443
     /// Plain TCP echo port; 0 lets the OS choose; nil disables the plain listener.
     public var plainPort: UInt16? = 8000
-    /// The TLS certificate; ephemeral (self-signed, in memory) unless files are given.
-    public var certificate = CertificateSource.ephemeral
+    /// Certificate, versions, client certificates, resumption, key log, ALPN.
+    public var tls = TLSServerOptions()
     public var mode = EchoMode.line
     /// Longest line held back waiting for its newline; longer lines are echoed in pieces.
     public var maxLine = 65536
@@ -22,8 +22,6 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxConnections = 10000
     /// Seconds a SIGTERM/SIGINT shutdown may take before remaining connections are cut.
     public var shutdownGrace = 5.0
-    /// Lowest TLS version accepted.
-    public var minimumTLSVersion = TLSVersion.tls12
 
     public static let maxLineLimit = 16 * 1024 * 1024
 
@@ -48,6 +46,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if !(shutdownGrace >= 0) || shutdownGrace > 3600 {
             throw ConfigurationError("--shutdown-grace must be between 0 and 3600 seconds, got \(shutdownGrace)")
+        }
+        for protocolName in tls.alpn where protocolName.utf8.count < 1 || protocolName.utf8.count > 255 {
+            throw ConfigurationError("--alpn protocol names must be 1 to 255 bytes, got '\(protocolName)'")
         }
         if host.isEmpty {
             throw ConfigurationError("--host must not be empty")

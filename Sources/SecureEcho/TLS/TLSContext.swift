@@ -4,45 +4,46 @@ import COpenSSL
 import Glibc
 #endif
 
-/// Where the server's certificate comes from.
-public enum CertificateSource: Sendable, Equatable {
-    /// A self-signed P-256 certificate made in memory at start.
-    case ephemeral
-    /// PEM files: a certificate chain (leaf first) and its private key.
-    case files(certificate: String, key: String)
-}
-
 /// Wraps `SSL_CTX *`. Immutable once built; OpenSSL locks its shared parts (session cache,
-/// reference counts) internally, so sessions on several threads may share one context.
+/// ticket keys, reference counts) internally, so sessions on several threads may share one.
 public final class TLSContext: @unchecked Sendable {
     let pointer: OpaquePointer
     public let isServer: Bool
     /// SHA-256 fingerprint of the served leaf certificate ("AB:CD:…"), or nil for a client context.
     public let fingerprint: String?
+    /// State the C callbacks reach through the context's ex_data; lives as long as the context.
+    private let callbacks: TLSCallbacks?
 
     deinit { SSL_CTX_free(pointer) }
 
-    private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?) {
+    private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?, callbacks: TLSCallbacks?) {
         self.pointer = pointer
         self.isServer = isServer
         self.fingerprint = fingerprint
+        self.callbacks = callbacks
     }
 
     // MARK: - Server
 
-    public static func server(_ source: CertificateSource, minimumVersion: TLSVersion = .tls12) throws(TLSContextError) -> TLSContext {
+    public static func server(_ options: TLSServerOptions) throws(TLSContextError) -> TLSContext {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw .library(.drain("SSL_CTX_new"))
         }
+        let callbacks: TLSCallbacks
         do throws(TLSContextError) {
-            try applyServerPolicy(ctx, minimumVersion: minimumVersion)
-            try useCertificate(source, in: ctx)
+            try applyServerPolicy(ctx, minimumVersion: options.minimumVersion)
+            try useCertificate(options.certificate, in: ctx)
+            if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
+            configureResumption(options, in: ctx)
+            callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn)
         } catch {
             SSL_CTX_free(ctx)
             throw error
         }
+        callbacks.install(on: ctx)
         return TLSContext(pointer: ctx, isServer: true,
-                          fingerprint: SelfSignedCertificate.fingerprint(of: SSL_CTX_get0_certificate(ctx)))
+                          fingerprint: SelfSignedCertificate.fingerprint(of: SSL_CTX_get0_certificate(ctx)),
+                          callbacks: callbacks)
     }
 
     private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer) throws(TLSContextError) {
@@ -90,6 +91,34 @@ public final class TLSContext: @unchecked Sendable {
         applyNonBlockingModes(ctx)
     }
 
+    /// Asks for client certificates chaining to `caPath`; `required` refuses clients without one.
+    private static func requireClientCertificates(_ caPath: String, _ mode: ClientAuth, in ctx: OpaquePointer) throws(TLSContextError) {
+        try checkReadable(caPath)
+        ERR_clear_error()
+        guard SSL_CTX_load_verify_locations(ctx, caPath, nil) == 1,
+              let names = SSL_load_client_CA_file(caPath) else {
+            throw .badCertificate(path: caPath, .drain("SSL_CTX_load_verify_locations"))
+        }
+        SSL_CTX_set_client_CA_list(ctx, names)  // takes ownership of the name list
+        let flags = mode == .required ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER
+        SSL_CTX_set_verify(ctx, flags, nil)
+    }
+
+    /// Tickets (TLS 1.3, and 1.2) and a bounded server-side cache for 1.2 session IDs. The
+    /// session ID context must be set whenever client certificates may be verified.
+    private static func configureResumption(_ options: TLSServerOptions, in ctx: OpaquePointer) {
+        let context = Array("secure-echo".utf8)
+        _ = SSL_CTX_set_session_id_context(ctx, context, UInt32(context.count))
+        if options.resumption {
+            _ = COpenSSL_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
+            _ = COpenSSL_SSL_CTX_sess_set_cache_size(ctx, options.sessionCacheSize)
+        } else {
+            _ = COpenSSL_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+            SSL_CTX_set_options(ctx, COpenSSL_SSL_OP_NO_TICKET())
+            _ = SSL_CTX_set_num_tickets(ctx, 0)
+        }
+    }
+
     /// Partial writes let one SSL_write finish after a single record; moving buffers let a retry
     /// come from a buffer that was reallocated; released buffers keep idle sessions small.
     private static func applyNonBlockingModes(_ ctx: OpaquePointer) {
@@ -97,7 +126,7 @@ public final class TLSContext: @unchecked Sendable {
             Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
     }
 
-    private static func checkReadable(_ path: String) throws(TLSContextError) {
+    static func checkReadable(_ path: String) throws(TLSContextError) {
         guard let file = fopen(path, "r") else {
             throw .unreadable(path: path, reason: String(cString: strerror(errno)))
         }
@@ -107,17 +136,27 @@ public final class TLSContext: @unchecked Sendable {
     // MARK: - Client (tests and tools)
 
     /// A client context. Without `caFile` the server is not verified (test servers are self-signed).
-    public static func client(caFile: String? = nil, minVersion: TLSVersion? = nil, maxVersion: TLSVersion? = nil) throws(TLSContextError) -> TLSContext {
+    /// `certificate` and `key` present a client certificate.
+    public static func client(caFile: String? = nil, minVersion: TLSVersion? = nil, maxVersion: TLSVersion? = nil,
+                              certificate: String? = nil, key: String? = nil,
+                              alpn: [String] = []) throws(TLSContextError) -> TLSContext {
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
             throw .library(.drain("SSL_CTX_new"))
         }
-        let context = TLSContext(pointer: ctx, isServer: false, fingerprint: nil)  // frees ctx on any throw below
+        let context = TLSContext(pointer: ctx, isServer: false, fingerprint: nil, callbacks: nil)  // frees ctx on any throw below
         if let caFile {
             try checkReadable(caFile)
             guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
                 throw .badCertificate(path: caFile, .drain("SSL_CTX_load_verify_locations"))
             }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+        }
+        if let certificate, let key {
+            try useCertificate(.files(certificate: certificate, key: key), in: ctx)
+        }
+        if !alpn.isEmpty {
+            let wire = TLSCallbacks.wireFormat(alpn)
+            _ = SSL_CTX_set_alpn_protos(ctx, wire, UInt32(wire.count))
         }
         if let minVersion { _ = COpenSSL_SSL_CTX_set_min_proto_version(ctx, minVersion.rawValue) }
         if let maxVersion { _ = COpenSSL_SSL_CTX_set_max_proto_version(ctx, maxVersion.rawValue) }

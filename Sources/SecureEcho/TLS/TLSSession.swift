@@ -18,6 +18,8 @@ final class TLSSession {
     private let context: TLSContext
     private(set) var isFatal = false
     private var retryWriteLength: Int?
+    /// What the client offered through ALPN (set by the selection callback).
+    var offeredALPN: [String]?
 
     deinit { SSL_free(ssl) }
 
@@ -27,6 +29,14 @@ final class TLSSession {
         self.ssl = ssl
         self.context = context
         if context.isServer { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
+        // Unretained: callbacks run only inside calls this session makes, while it is alive.
+        SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// The session that owns `ssl`, for OpenSSL's callbacks.
+    static func owning(_ ssl: OpaquePointer?) -> TLSSession? {
+        guard let ssl, let raw = SSL_get_ex_data(ssl, 0) else { return nil }
+        return Unmanaged<TLSSession>.fromOpaque(raw).takeUnretainedValue()
     }
 
     /// A session on a socket that is already non-blocking.
@@ -50,11 +60,20 @@ final class TLSSession {
         errno = 0
         let rc = SSL_do_handshake(ssl)
         if rc == 1 { return .done }
-        switch try outcome(of: rc, "handshake") {
-        case .wouldBlock(let interest): return .wouldBlock(interest)
-        case .bytes, .endOfStream:
-            isFatal = true
-            throw OpenSSLError.drain("handshake", fallback: "peer closed during handshake")
+        do {
+            switch try outcome(of: rc, "handshake") {
+            case .wouldBlock(let interest): return .wouldBlock(interest)
+            case .bytes, .endOfStream:
+                isFatal = true
+                throw OpenSSLError.drain("handshake", fallback: "peer closed during handshake")
+            }
+        } catch let error as OpenSSLError {
+            // "certificate verify failed" alone does not say why; the verify result does.
+            let verify = SSL_get_verify_result(ssl)
+            guard verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) else { throw error }
+            throw OpenSSLError(operation: error.operation,
+                               reasons: error.reasons + ["peer certificate: \(String(cString: text))"],
+                               lastCode: error.lastCode)
         }
     }
 
@@ -116,6 +135,34 @@ final class TLSSession {
         let version = SSL_get_version(ssl).map { String(cString: $0) } ?? "?"
         let cipher = SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "?"
         return "\(version)/\(cipher)"
+    }
+
+    /// What a completed handshake settled besides version and cipher, as log fields:
+    /// `sni=localhost alpn=h2 alpn_offered=h2,http/1.1 resumed=yes client="/CN=…"`.
+    var handshakeDetails: String {
+        var fields: [String] = []
+        if let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) {
+            fields.append("sni=\(String(cString: name))")
+        }
+        var selected: UnsafePointer<UInt8>?
+        var selectedLength: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &selected, &selectedLength)
+        if let selected, selectedLength > 0 {
+            fields.append("alpn=\(String(decoding: UnsafeBufferPointer(start: selected, count: Int(selectedLength)), as: UTF8.self))")
+        }
+        if let offeredALPN { fields.append("alpn_offered=\(offeredALPN.joined(separator: ","))") }
+        fields.append("resumed=\(SSL_session_reused(ssl) == 1 ? "yes" : "no")")
+        if let subject = peerCertificateSubject { fields.append("client=\"\(subject)\"") }
+        return fields.joined(separator: " ")
+    }
+
+    /// The verified peer certificate's subject ("/CN=secure-echo client"), if one was presented.
+    var peerCertificateSubject: String? {
+        guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
+        defer { X509_free(certificate) }
+        guard let name = X509_get_subject_name(certificate), let text = X509_NAME_oneline(name, nil, 0) else { return nil }
+        defer { COpenSSL_OPENSSL_free(text) }
+        return String(cString: text)
     }
 
     // MARK: - Error mapping

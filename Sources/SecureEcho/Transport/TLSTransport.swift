@@ -11,7 +11,7 @@ final class TLSTransport: Transport {
     }
 
     var name: String { "tls" }
-    var negotiated: String? { session.negotiated }
+    var negotiated: String? { "\(session.negotiated) \(session.handshakeDetails)" }
     var handshakeProgress: String? { session.handshakeProgress }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { session.hasBufferedInput }
