@@ -35,6 +35,13 @@ static inline long COpenSSL_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mo
 static inline long COpenSSL_SSL_CTX_sess_set_cache_size(SSL_CTX *ctx, long size) {
     return SSL_CTX_sess_set_cache_size(ctx, size);
 }
+typedef int (*COpenSSL_servername_callback)(SSL *ssl, int *alert, void *arg);
+static inline long COpenSSL_SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx, COpenSSL_servername_callback callback) {
+    return SSL_CTX_set_tlsext_servername_callback(ctx, callback);
+}
+static inline long COpenSSL_SSL_CTX_set_tlsext_servername_arg(SSL_CTX *ctx, void *arg) {
+    return SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+}
 static inline void COpenSSL_OPENSSL_free(void *pointer) {
     OPENSSL_free(pointer);
 }

@@ -35,11 +35,12 @@ struct SecureEchoCommand: ParsableCommand {
     @Flag(help: "Do not serve plain TCP.")
     var noPlain = false
 
-    @Option(help: "PEM certificate chain, leaf first (default: an ephemeral self-signed certificate).")
-    var cert: String?
+    @Option(help: ArgumentHelp("PEM certificate chain, leaf first (default: an ephemeral self-signed certificate).",
+                               discussion: "Repeatable with --key: the certificate whose names match the client's SNI server name is served; the first is the default."))
+    var cert: [String] = []
 
-    @Option(help: "PEM private key for --cert.")
-    var key: String?
+    @Option(help: "PEM private key for the --cert in the same position.")
+    var key: [String] = []
 
     @Option(help: "Echo mode: line (complete lines) or stream (bytes as they arrive).")
     var mode: EchoMode = .line
@@ -89,8 +90,8 @@ struct SecureEchoCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        if (cert == nil) != (key == nil) {
-            throw ValidationError("--cert and --key must be given together")
+        if cert.count != key.count {
+            throw ValidationError("--cert and --key must be given together, one --key per --cert (got \(cert.count) and \(key.count))")
         }
         if clientCa == nil && clientAuth == .optional {
             throw ValidationError("--client-auth needs --client-ca")
@@ -102,7 +103,9 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.host = host
         configuration.tlsPort = noTls ? nil : tlsPort
         configuration.plainPort = noPlain ? nil : plainPort
-        if let cert, let key { configuration.tls.certificate = .files(certificate: cert, key: key) }
+        if !cert.isEmpty {
+            configuration.tls.certificates = zip(cert, key).map { CertificateSource.files(certificate: $0, key: $1) }
+        }
         configuration.tls.minimumVersion = minTls
         configuration.tls.clientCA = clientCa
         configuration.tls.clientAuth = clientAuth

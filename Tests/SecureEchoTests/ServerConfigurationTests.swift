@@ -11,7 +11,7 @@ struct ServerConfigurationTests {
         #expect(configuration.plainPort == 8000)
         #expect(configuration.mode == .line)
         #expect(configuration.maxLine == 65536)
-        #expect(configuration.tls.certificate == .ephemeral)
+        #expect(configuration.tls.certificates == [.ephemeral])
         #expect(configuration.tls.minimumVersion == .tls12)
         #expect(configuration.tls.resumption)
         #expect(configuration.maxConnections == 10000)

@@ -49,7 +49,7 @@ public final class EchoServer {
             if configuration.tls.keylogPath != nil {
                 logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic")
             }
-            if configuration.tls.certificate == .ephemeral, let fingerprint {
+            if configuration.tls.certificates == [.ephemeral], let fingerprint {
                 logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)")
             }
         }

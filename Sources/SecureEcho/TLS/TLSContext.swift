@@ -13,26 +13,48 @@ public final class TLSContext: @unchecked Sendable {
     public let fingerprint: String?
     /// State the C callbacks reach through the context's ex_data; lives as long as the context.
     private let callbacks: TLSCallbacks?
+    /// Contexts for the other certificates, chosen by SNI (kept alive here).
+    private let alternates: [TLSContext]
+    private let router: SNIRouter?
 
     deinit { SSL_CTX_free(pointer) }
 
-    private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?, callbacks: TLSCallbacks?) {
+    private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?, callbacks: TLSCallbacks?,
+                 alternates: [TLSContext] = []) {
         self.pointer = pointer
         self.isServer = isServer
         self.fingerprint = fingerprint
         self.callbacks = callbacks
+        self.alternates = alternates
+        if alternates.isEmpty {
+            router = nil
+        } else {
+            let router = SNIRouter(contexts: alternates.map(\.pointer))
+            router.install(on: pointer)
+            self.router = router
+        }
     }
 
     // MARK: - Server
 
     public static func server(_ options: TLSServerOptions) throws(TLSContextError) -> TLSContext {
+        guard let first = options.certificates.first else { return try server(options, certificate: .ephemeral, alternates: []) }
+        var alternates: [TLSContext] = []
+        for certificate in options.certificates.dropFirst() {
+            alternates.append(try server(options, certificate: certificate, alternates: []))
+        }
+        return try server(options, certificate: first, alternates: alternates)
+    }
+
+    private static func server(_ options: TLSServerOptions, certificate: CertificateSource,
+                               alternates: [TLSContext]) throws(TLSContextError) -> TLSContext {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw .library(.drain("SSL_CTX_new"))
         }
         let callbacks: TLSCallbacks
         do throws(TLSContextError) {
             try applyServerPolicy(ctx, minimumVersion: options.minimumVersion)
-            try useCertificate(options.certificate, in: ctx)
+            try useCertificate(certificate, in: ctx)
             if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
             configureResumption(options, in: ctx)
             callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn)
@@ -43,7 +65,7 @@ public final class TLSContext: @unchecked Sendable {
         callbacks.install(on: ctx)
         return TLSContext(pointer: ctx, isServer: true,
                           fingerprint: SelfSignedCertificate.fingerprint(of: SSL_CTX_get0_certificate(ctx)),
-                          callbacks: callbacks)
+                          callbacks: callbacks, alternates: alternates)
     }
 
     private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer) throws(TLSContextError) {

@@ -18,7 +18,9 @@ public enum ClientAuth: String, CaseIterable, Sendable {
 }
 
 public struct TLSServerOptions: Sendable, Equatable {
-    public var certificate = CertificateSource.ephemeral
+    /// The served certificates: the first is the default; with several, the one whose names
+    /// match the client's SNI server name is used.
+    public var certificates: [CertificateSource] = [.ephemeral]
     /// Lowest TLS version accepted.
     public var minimumVersion = TLSVersion.tls12
     /// PEM bundle of the CAs that client certificates must chain to; nil asks for none.
@@ -34,6 +36,6 @@ public struct TLSServerOptions: Sendable, Equatable {
     public var alpn: [String] = []
 
     public init(certificate: CertificateSource = .ephemeral) {
-        self.certificate = certificate
+        certificates = [certificate]
     }
 }
