@@ -17,6 +17,8 @@ public final class EchoServer {
     /// SHA-256 fingerprint of the served certificate (TLS only).
     public private(set) var fingerprint: String?
 
+    /// The TLS context new connections get; SIGHUP replaces it, sessions keep theirs.
+    private let tlsContext = TLSContextHolder()
     private var shutdownStarted = false
     private var shutdownStartedAt: UInt64 = 0
     private var openAtShutdown = 0
@@ -42,8 +44,11 @@ public final class EchoServer {
         if let port = configuration.tlsPort {
             let context = try TLSContext.server(configuration.tls)
             fingerprint = context.fingerprint
+            tlsContext.current = context
+            let holder = tlsContext
             let listener = try listen(port: port, name: "tls", policy: policy) { socket in
-                try TLSTransport(socket: socket, context: context)
+                guard let context = holder.current else { throw TLSContextError.library(.drain("no TLS context")) }
+                return try TLSTransport(socket: socket, context: context)
             }
             tlsAddress = listener.address
             if configuration.tls.keylogPath != nil {
@@ -59,7 +64,7 @@ public final class EchoServer {
             }.address
         }
         signalWatcher = try SignalWatcher(
-            loop: loop, signals: [SIGTERM, SIGINT],
+            loop: loop, signals: [SIGTERM, SIGINT, SIGHUP],
             onSignal: { [unowned self] signal in self.received(signal: signal) },
             onGraceExpired: { [unowned self] in self.cutRemainingConnections() })
     }
@@ -86,6 +91,7 @@ public final class EchoServer {
     // MARK: - Shutdown
 
     private func received(signal: CInt) {
+        if signal == SIGHUP { return reload() }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         guard !shutdownStarted else {
             loop.logger.notice("\(name) again: closing remaining connections now")
@@ -99,6 +105,25 @@ public final class EchoServer {
         listeners.removeAll()
         for case let connection as Connection in loop.handlers { connection.beginShutdown() }
         signalWatcher?.armGrace(seconds: configuration.shutdownGrace)
+    }
+
+    /// SIGHUP: re-reads certificates, keys, the client CA (and reopens the key log). New
+    /// connections get the new context; open sessions keep the one they started with. A file
+    /// that does not load leaves the running configuration in place.
+    private func reload() {
+        guard configuration.tlsPort != nil, !shutdownStarted else { return }
+        guard configuration.tls.certificates != [.ephemeral] || configuration.tls.clientCA != nil else {
+            loop.logger.notice("SIGHUP: nothing to reload (ephemeral certificate)")
+            return
+        }
+        do {
+            let context = try TLSContext.server(configuration.tls)
+            tlsContext.current = context
+            fingerprint = context.fingerprint
+            loop.logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")
+        } catch {
+            loop.logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)")
+        }
     }
 
     private func cutRemainingConnections() {
@@ -123,6 +148,11 @@ public final class EchoServer {
         listeners.append(listener)
         return listener
     }
+}
+
+/// The TLS context new connections are given; replaced on reload.
+final class TLSContextHolder {
+    var current: TLSContext?
 }
 
 /// A listener that could not be opened, naming host:port.
