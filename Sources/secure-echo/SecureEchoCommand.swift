@@ -20,8 +20,9 @@ struct SecureEchoCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Address to listen on (IPv4 or IPv6 literal, or a host name).")
-    var host = "127.0.0.1"
+    @Option(help: ArgumentHelp("Address to listen on (IPv4 or IPv6 literal, or a host name); repeatable. (default: 127.0.0.1)",
+                               discussion: "`--host ::` alone serves IPv4 and IPv6 clients (dual stack)."))
+    var host: [String] = []
 
     @Option(help: "TLS echo port; 0 lets the OS choose.")
     var tlsPort: UInt16 = 8443
@@ -100,7 +101,7 @@ struct SecureEchoCommand: ParsableCommand {
 
     func makeConfiguration() -> ServerConfiguration {
         var configuration = ServerConfiguration()
-        configuration.host = host
+        if !host.isEmpty { configuration.hosts = host }
         configuration.tlsPort = noTls ? nil : tlsPort
         configuration.plainPort = noPlain ? nil : plainPort
         if !cert.isEmpty {

@@ -88,3 +88,28 @@ struct CommandLineTests {
         #expect(server.log.contains(fingerprint))
     }
 }
+
+@Suite("Addresses")
+struct AddressTests {
+    @Test("--host :: alone serves IPv4 and IPv6 clients on both ports; IPv4 peers are logged as IPv4")
+    func dualStack() throws {
+        let server = try ServerProcess(["--host", "::"])
+        #expect(server.readyLine == "ready tls=[::]:\(server.tlsPort) plain=[::]:\(server.plainPort)")
+        for (host, tls) in [("127.0.0.1", true), ("::1", true), ("127.0.0.1", false), ("::1", false)] {
+            let client = try TestClient(port: server.port(tls: tls), tls: tls, host: host)
+            #expect(try client.echo("via \(host)\n") == "via \(host)\n")
+        }
+        #expect(server.waitForLog("accepted peer=127.0.0.1:"))
+        #expect(server.waitForLog("accepted peer=[::1]:"))
+    }
+
+    @Test("--host given twice listens on both addresses, on the same OS-chosen port")
+    func severalHosts() throws {
+        let server = try ServerProcess(["--host", "127.0.0.1", "--host", "::1"])
+        #expect(server.readyLine == "ready tls=127.0.0.1:\(server.tlsPort) tls=[::1]:\(server.tlsPort) plain=127.0.0.1:\(server.plainPort) plain=[::1]:\(server.plainPort)")
+        for host in ["127.0.0.1", "::1"] {
+            let client = try TestClient(port: server.plainPort, tls: false, host: host)
+            #expect(try client.echo("to \(host)\n") == "to \(host)\n")
+        }
+    }
+}

@@ -6,7 +6,7 @@ struct ServerConfigurationTests {
     @Test("defaults follow the CLI contract")
     func defaults() throws {
         let configuration = ServerConfiguration()
-        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.hosts == ["127.0.0.1"])
         #expect(configuration.tlsPort == 8443)
         #expect(configuration.plainPort == 8000)
         #expect(configuration.mode == .line)

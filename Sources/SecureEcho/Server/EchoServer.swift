@@ -10,10 +10,10 @@ public final class EchoServer {
     private var listeners: [Listener] = []
     private var signalWatcher: SignalWatcher?
     public let configuration: ServerConfiguration
-    /// The TLS listener's bound address, when there is one.
-    public private(set) var tlsAddress: SocketAddress?
-    /// The plain listener's bound address, when there is one.
-    public private(set) var plainAddress: SocketAddress?
+    /// Where the TLS listeners are bound (one per host).
+    public private(set) var tlsAddresses: [SocketAddress] = []
+    /// Where the plain listeners are bound (one per host).
+    public private(set) var plainAddresses: [SocketAddress] = []
     /// SHA-256 fingerprint of the served certificate (TLS only).
     public private(set) var fingerprint: String?
 
@@ -46,11 +46,10 @@ public final class EchoServer {
             fingerprint = context.fingerprint
             tlsContext.current = context
             let holder = tlsContext
-            let listener = try listen(port: port, name: "tls", policy: policy) { socket in
+            tlsAddresses = try listenOnEveryHost(port: port, name: "tls", policy: policy) { socket in
                 guard let context = holder.current else { throw TLSContextError.library(.drain("no TLS context")) }
                 return try TLSTransport(socket: socket, context: context)
             }
-            tlsAddress = listener.address
             if configuration.tls.keylogPath != nil {
                 logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic")
             }
@@ -59,9 +58,9 @@ public final class EchoServer {
             }
         }
         if let port = configuration.plainPort {
-            plainAddress = try listen(port: port, name: "plain", policy: policy) { socket in
+            plainAddresses = try listenOnEveryHost(port: port, name: "plain", policy: policy) { socket in
                 PlainTransport(socket: socket)
-            }.address
+            }
         }
         signalWatcher = try SignalWatcher(
             loop: loop, signals: [SIGTERM, SIGINT, SIGHUP],
@@ -69,12 +68,10 @@ public final class EchoServer {
             onGraceExpired: { [unowned self] in self.cutRemainingConnections() })
     }
 
-    /// `ready tls=127.0.0.1:8443 plain=127.0.0.1:8000`, a disabled listener omitted.
+    /// `ready tls=127.0.0.1:8443 plain=127.0.0.1:8000`: a disabled listener omitted, one
+    /// field per address when several hosts are served.
     public var readyLine: String {
-        var parts = ["ready"]
-        if let tlsAddress { parts.append("tls=\(tlsAddress)") }
-        if let plainAddress { parts.append("plain=\(plainAddress)") }
-        return parts.joined(separator: " ")
+        (["ready"] + tlsAddresses.map { "tls=\($0)" } + plainAddresses.map { "plain=\($0)" }).joined(separator: " ")
     }
 
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
@@ -134,12 +131,26 @@ public final class EchoServer {
         }
     }
 
-    private func listen(port: UInt16, name: String, policy: EchoPolicy,
+    /// One listener per host, all on the same port (the OS's choice for the first when 0).
+    private func listenOnEveryHost(port: UInt16, name: String, policy: EchoPolicy,
+                                   transport: @escaping Listener.TransportFactory) throws -> [SocketAddress] {
+        var port = port
+        var addresses: [SocketAddress] = []
+        for host in configuration.hosts {
+            let address = try listen(host: host, port: port, name: name, policy: policy, transport: transport).address
+            if port == 0 { port = address.port }
+            addresses.append(address)
+        }
+        return addresses
+    }
+
+    private func listen(host: String, port: UInt16, name: String, policy: EchoPolicy,
                         transport: @escaping Listener.TransportFactory) throws -> Listener {
-        let address = try SocketAddress.resolve(host: configuration.host, port: port)
+        let address = try SocketAddress.resolve(host: host, port: port)
         let socket: Socket
         do {
-            socket = try Socket.listen(on: address)
+            // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
+            socket = try Socket.listen(on: address, dualStack: configuration.hosts.count == 1 && address.isIPv6Wildcard)
         } catch {
             throw ListenError(address: address, name: name, cause: error)
         }

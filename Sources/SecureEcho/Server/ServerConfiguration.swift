@@ -1,8 +1,9 @@
 // Everything EchoServer needs, as a value: built by the CLI, by tests, or by hand.
 
 public struct ServerConfiguration: Sendable, Equatable {
-    /// Address both listeners bind to: an IPv4 or IPv6 literal, or a name such as `localhost`.
-    public var host = "127.0.0.1"
+    /// Addresses both listeners bind to: IPv4 or IPv6 literals, or names such as `localhost`.
+    /// `::` alone serves IPv4 clients too (dual stack).
+    public var hosts = ["127.0.0.1"]
     /// TLS echo port; 0 lets the OS choose; nil disables the TLS listener.
     public var tlsPort: UInt16? = 8443
     /// Plain TCP echo port; 0 lets the OS choose; nil disables the plain listener.
@@ -50,7 +51,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         for protocolName in tls.alpn where protocolName.utf8.count < 1 || protocolName.utf8.count > 255 {
             throw ConfigurationError("--alpn protocol names must be 1 to 255 bytes, got '\(protocolName)'")
         }
-        if host.isEmpty {
+        if hosts.isEmpty || hosts.contains(where: \.isEmpty) {
             throw ConfigurationError("--host must not be empty")
         }
     }

@@ -27,11 +27,16 @@ final class Socket {
 
     // MARK: - Listening
 
-    /// A non-blocking listening socket bound to `address`, with SO_REUSEADDR.
-    static func listen(on address: SocketAddress, backlog: CInt = 1024) throws(SystemCallError) -> Socket {
+    /// A non-blocking listening socket bound to `address`, with SO_REUSEADDR. An IPv6 socket
+    /// accepts IPv4 clients too when `dualStack` is set, and only IPv6 otherwise (whatever
+    /// the system default), so that binding `::` next to an IPv4 address cannot collide.
+    static func listen(on address: SocketAddress, dualStack: Bool = false, backlog: CInt = 1024) throws(SystemCallError) -> Socket {
         let fd = try syscall("socket", { Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0) })
         let socket = Socket(takingOwnershipOf: fd)
         try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "SO_REUSEADDR")
+        if address.family == AF_INET6 {
+            try socket.setOption(CInt(IPPROTO_IPV6), IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
+        }
         try syscall("bind \(address)", { address.withSockAddr { Glibc.bind(fd, $0, $1) } })
         try syscall("listen \(address)", { Glibc.listen(fd, backlog) })
         return socket

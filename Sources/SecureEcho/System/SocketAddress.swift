@@ -16,6 +16,25 @@ public struct SocketAddress: CustomStringConvertible, Sendable {
 
     var family: CInt { CInt(storage.ss_family) }
 
+    /// The IPv6 unspecified address `::`, which can also accept IPv4 clients.
+    var isIPv6Wildcard: Bool {
+        guard family == AF_INET6 else { return false }
+        return withUnsafeBytes(of: storage) { raw in
+            let address = raw.load(as: sockaddr_in6.self).sin6_addr
+            return withUnsafeBytes(of: address) { $0.allSatisfy { $0 == 0 } }
+        }
+    }
+
+    /// An IPv4 client seen by a dual-stack socket, as `::ffff:a.b.c.d`.
+    private var mappedIPv4: [UInt8]? {
+        guard family == AF_INET6 else { return nil }
+        return withUnsafeBytes(of: storage) { raw in
+            let address = raw.load(as: sockaddr_in6.self).sin6_addr
+            let bytes = withUnsafeBytes(of: address) { Array($0) }
+            return bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff ? Array(bytes[12...]) : nil
+        }
+    }
+
     /// Resolves a numeric or named host (`127.0.0.1`, `::1`, `localhost`) for a listener or a client.
     /// Numeric hosts never touch the resolver.
     public static func resolve(host: String, port: UInt16) throws(AddressError) -> SocketAddress {
@@ -87,8 +106,10 @@ public struct SocketAddress: CustomStringConvertible, Sendable {
         }
     }
 
+    /// `127.0.0.1:8443`, `[::1]:8443`; an IPv4 client of a dual-stack socket reads as IPv4.
     public var description: String {
-        family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if let v4 = mappedIPv4 { return "\(v4.map(String.init).joined(separator: ".")):\(port)" }
+        return family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
 
