@@ -24,12 +24,16 @@ struct ReloadTests {
         let old = try TestClient(port: server.tlsPort, tls: true)
         #expect(try old.echo("before\n") == "before\n")
         #expect(try servedSubject(port: server.tlsPort, serverName: nil) == "subject=CN = first.test")
+        let session = directory.appendingPathComponent("session").path
+        _ = try sClient(port: server.tlsPort, ["-tls1_3", "-sess_out", session], until: "Post-Handshake New Session Ticket arrived")
 
         try serve(second)
         server.send(signal: SIGHUP)
         #expect(server.waitForLog("SIGHUP: reloaded TLS certificates"))
         #expect(try servedSubject(port: server.tlsPort, serverName: nil) == "subject=CN = second.test")
         #expect(try old.echo("still the old session\n") == "still the old session\n")
+        // Ticket keys survive the reload: a ticket issued before it still resumes.
+        #expect(try sClient(port: server.tlsPort, ["-tls1_3", "-sess_in", session], until: "Verify return code").contains("Reused, TLSv1.3"))
 
         try "not a certificate\n".write(toFile: served.0, atomically: true, encoding: .utf8)
         server.send(signal: SIGHUP)

@@ -50,6 +50,16 @@ struct ClientCertificateTests {
         let unknown = try sClient(port: server.tlsPort, stranger.clientArguments + ["-quiet"], input: "x\n", until: "alert")
         #expect(unknown.contains("unknown ca"))
         #expect(server.waitForLog("peer certificate: unable to get local issuer certificate"))
+
+        // Signed by the right CA, but expired yesterday.
+        let request = certs.path("expired.csr"), expiredKey = certs.path("expired.key"), expired = certs.path("expired.pem")
+        #expect(try runCommand("/usr/bin/openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                    "-subj", "/CN=expired client", "-keyout", expiredKey, "-out", request]).status == 0)
+        #expect(try runCommand("/usr/bin/openssl", ["x509", "-req", "-in", request, "-CA", certs.path("ca.pem"), "-CAkey", certs.path("ca.key"),
+                                                    "-CAcreateserial", "-days", "-1", "-out", expired]).status == 0)
+        let late = try sClient(port: server.tlsPort, ["-cert", expired, "-key", expiredKey, "-quiet"], input: "x\n", until: "alert")
+        #expect(late.contains("certificate expired"))
+        #expect(server.waitForLog("peer certificate: certificate has expired"))
     }
 
     @Test("--client-auth optional accepts a client without a certificate")

@@ -115,6 +115,7 @@ public final class EchoServer {
         }
         do {
             let context = try TLSContext.server(configuration.tls)
+            if let previous = tlsContext.current { context.adoptTicketKeys(from: previous) }
             tlsContext.current = context
             fingerprint = context.fingerprint
             loop.logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")

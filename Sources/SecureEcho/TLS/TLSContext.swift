@@ -155,6 +155,16 @@ public final class TLSContext: @unchecked Sendable {
         fclose(file)
     }
 
+    /// Takes over `other`'s session-ticket keys, so that tickets issued before a reload still
+    /// resume afterwards. Corresponds to `SSL_CTX_get/set_tlsext_ticket_keys(3)`.
+    func adoptTicketKeys(from other: TLSContext) {
+        var keys = [UInt8](repeating: 0, count: 80)
+        if SSL_CTX_ctrl(other.pointer, SSL_CTRL_GET_TLSEXT_TICKET_KEYS, keys.count, &keys) == 1 {
+            _ = SSL_CTX_ctrl(pointer, SSL_CTRL_SET_TLSEXT_TICKET_KEYS, keys.count, &keys)
+        }
+        OPENSSL_cleanse(&keys, keys.count)  // secrets do not linger in freed memory
+    }
+
     // MARK: - Client (tests and tools)
 
     /// A client context. Without `caFile` the server is not verified (test servers are self-signed).
