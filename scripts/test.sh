@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests drive (openssl, telnet, expect, nc, sslscan) when missing, then runs
+# Installs what the tests drive (openssl, gnutls-cli, telnet, expect, nc, sslscan) when missing, then runs
 # `swift test`: unit tests and integration tests against the real binary.
 #   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
 set -euo pipefail
@@ -10,6 +10,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v telnet  >/dev/null || need+=(telnet)
 command -v expect  >/dev/null || need+=(expect)
 command -v sslscan >/dev/null || need+=(sslscan)
+command -v gnutls-cli >/dev/null || need+=(gnutls-bin)
 # The tests use netcat-openbsd's -N (shut down the write side at end of input).
 { command -v nc >/dev/null && nc -h 2>&1 | grep -q -- ' -N'; } || need+=(netcat-openbsd)
 pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev pkg-config)
