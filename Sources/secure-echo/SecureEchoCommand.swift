@@ -49,6 +49,9 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Longest line held back waiting for its newline, in bytes; longer lines are echoed in pieces.")
     var maxLine = 65536
 
+    @Option(help: "Event loops, one thread each (default: one per core).")
+    var threads: Int?
+
     @Option(help: "Readiness API: epoll or poll.")
     var poller: PollerKind = .epoll
 
@@ -119,6 +122,7 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.handshakeTimeout = handshakeTimeout
         configuration.idleTimeout = idleTimeout
         configuration.maxConnections = maxConnections
+        if let threads { configuration.threads = threads }
         configuration.shutdownGrace = shutdownGrace
         return configuration
     }

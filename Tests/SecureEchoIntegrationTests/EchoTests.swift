@@ -99,6 +99,17 @@ struct EchoTests {
         }
     }
 
+    @Test("--threads 4: connections spread over every loop, each echoing correctly", arguments: pollers)
+    func severalLoops(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller, "--threads", "4"])
+        let clients = try (0..<200).map { i in try TestClient(port: server.port(tls: i % 2 == 0), tls: i % 2 == 0) }
+        for (i, client) in clients.enumerated() { try client.send("client \(i)\n") }
+        for (i, client) in clients.enumerated() {
+            #expect(String(decoding: try client.echo([], expecting: "client \(i)\n".utf8.count), as: UTF8.self) == "client \(i)\n")
+        }
+        for loop in 0..<4 { #expect(server.log.contains("loop=\(loop)"), "loop \(loop) accepted nothing") }
+    }
+
     @Test("a client that writes 32 MiB before reading gets all of it back; the server's memory stays bounded",
           arguments: pollers, transports)
     func writerThatDoesNotRead(poller: String, tls: Bool) throws {

@@ -85,8 +85,8 @@ final class Connection: EventHandler {
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
     func start() throws(SystemCallError) {
         token = try loop.register(self, fd: fd, interest: .readable)
-        loop.connectionCount += 1
-        loop.logger.info("accepted peer=\(peer) via=\(transport.name)")
+        loop.connectionOpened()
+        loop.logger.info("accepted peer=\(peer) via=\(transport.name) loop=\(loop.id)")
         handle([])
         // One heap entry per connection at a time, at the earlier of the deadlines that
         // apply; deadlinePassed() moves it on.
@@ -306,7 +306,7 @@ final class Connection: EventHandler {
         guard state != .closed else { return }
         state = .closed
         loop.deregister(fd: fd, token: token)
-        loop.connectionCount -= 1
+        loop.connectionClosed()
         transport.close()
         output.reset()
         let durationMs = (MonotonicClock.now() - openedAt) / 1_000_000

@@ -1,14 +1,12 @@
-// Composes the pieces: the TLS context, the listeners, the signal watcher and the event loop
-// they share; runs until a SIGTERM/SIGINT shutdown has finished.
+// Composes the pieces: the TLS context, one event loop per thread with its own listeners,
+// and the signal handling; runs until a SIGTERM/SIGINT shutdown has finished.
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 public final class EchoServer {
-    private let loop: EventLoop
-    private var listeners: [Listener] = []
-    private var signalWatcher: SignalWatcher?
     public let configuration: ServerConfiguration
     /// Where the TLS listeners are bound (one per host).
     public private(set) var tlsAddresses: [SocketAddress] = []
@@ -17,14 +15,16 @@ public final class EchoServer {
     /// SHA-256 fingerprint of the served certificate (TLS only).
     public private(set) var fingerprint: String?
 
-    /// The TLS context new connections get; SIGHUP replaces it, sessions keep theirs.
-    private let tlsContext = TLSContextHolder()
-    private var shutdownStarted = false
+    private let logger: Logger
+    private let shared = SharedServerState()
+    /// Worker 0 runs on the thread that calls `run()` and handles signals; the others get threads.
+    private var workers: [LoopWorker] = []
+    private var wakeups: [EventFD] = []
+    private var signalWatcher: SignalWatcher?
     private var shutdownStartedAt: UInt64 = 0
     private var openAtShutdown = 0
-    private var cutAtGrace = 0
 
-    /// Descriptors beyond one per connection: listeners, poller, signalfd, the spare, stdio.
+    /// Descriptors beyond one per connection: listeners, pollers, eventfds, signalfd, spares, stdio.
     static let descriptorOverhead = 64
 
     /// Loads the certificate and binds every listener; throws, naming the file or
@@ -32,9 +32,18 @@ public final class EchoServer {
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         try configuration.validate()
         self.configuration = configuration
-        try ResourceLimits.ensureOpenFiles(configuration.maxConnections + Self.descriptorOverhead,
+        self.logger = logger
+        try ResourceLimits.ensureOpenFiles(configuration.maxConnections + Self.descriptorOverhead * configuration.threads,
                                            for: configuration.maxConnections)
-        loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger)
+        // Before any thread exists, so that every thread inherits the blocked signals.
+        for id in 0..<configuration.threads {
+            let loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger, shared: shared, id: id)
+            let worker = try LoopWorker(loop: loop, shutdownGrace: configuration.shutdownGrace)
+            workers.append(worker)
+            wakeups.append(worker.wakeup)
+        }
+        signalWatcher = try SignalWatcher(loop: workers[0].loop, signals: [SIGTERM, SIGINT, SIGHUP],
+                                          onSignal: { [unowned self] signal in self.received(signal: signal) })
         let policy = EchoPolicy(
             mode: configuration.mode,
             maxLine: configuration.maxLine,
@@ -44,10 +53,10 @@ public final class EchoServer {
         if let port = configuration.tlsPort {
             let context = try TLSContext.server(configuration.tls)
             fingerprint = context.fingerprint
-            tlsContext.current = context
-            let holder = tlsContext
+            shared.currentTLSContext = context
+            let shared = self.shared
             tlsAddresses = try listenOnEveryHost(port: port, name: "tls", policy: policy) { socket in
-                guard let context = holder.current else { throw TLSContextError.library(.drain("no TLS context")) }
+                guard let context = shared.currentTLSContext else { throw TLSContextError.library(.drain("no TLS context")) }
                 return try TLSTransport(socket: socket, context: context)
             }
             if configuration.tls.keylogPath != nil {
@@ -62,10 +71,6 @@ public final class EchoServer {
                 PlainTransport(socket: socket)
             }
         }
-        signalWatcher = try SignalWatcher(
-            loop: loop, signals: [SIGTERM, SIGINT, SIGHUP],
-            onSignal: { [unowned self] signal in self.received(signal: signal) },
-            onGraceExpired: { [unowned self] in self.cutRemainingConnections() })
     }
 
     /// `ready tls=127.0.0.1:8443 plain=127.0.0.1:8000`: a disabled listener omitted, one
@@ -75,96 +80,117 @@ public final class EchoServer {
     }
 
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
-    /// shutdown grace has passed.
+    /// shutdown grace has passed. Call once.
     public func run() throws {
-        loop.logger.info("serving with \(loop.poller.kind) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)")
-        while !(shutdownStarted && loop.connectionCount == 0) {
-            try loop.runOnce()
+        logger.info("serving with \(configuration.threads) \(configuration.poller) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)")
+        var threads: [LoopThread] = []
+        for worker in workers.dropFirst() {
+            let transfer = UnsafeTransfer(value: worker)
+            let logger = self.logger
+            threads.append(try LoopThread {
+                do {
+                    try transfer.value.run()
+                } catch {
+                    logger.critical("event loop stopped: \(error)")
+                }
+            })
         }
+        // The other loops now belong to their threads; this thread keeps only loop 0.
+        let main = workers[0]
+        workers = []
+        do {
+            try main.run()
+        } catch {
+            // Loop 0 cannot go on (its poller failed): stop the others before reporting it.
+            shared.shutdownRequested.store(true, ordering: .relaxed)
+            shared.cutRequested.store(true, ordering: .relaxed)
+            for wakeup in wakeups { wakeup.signal() }
+            for thread in threads { thread.join() }
+            throw error
+        }
+        for thread in threads { thread.join() }
+        let cut = shared.cutAtGrace.load(ordering: .relaxed)
         let elapsedMs = (MonotonicClock.now() - shutdownStartedAt) / 1_000_000
-        loop.logger.notice("stopped: \(openAtShutdown - cutAtGrace) of \(openAtShutdown) connections finished their echo, \(cutAtGrace) cut at the \(configuration.shutdownGrace) s grace, in \(elapsedMs) ms")
+        logger.notice("stopped: \(openAtShutdown - cut) of \(openAtShutdown) connections finished their echo, \(cut) cut at the \(configuration.shutdownGrace) s grace, in \(elapsedMs) ms")
     }
 
-    // MARK: - Shutdown
+    // MARK: - Signals (on loop 0's thread)
 
     private func received(signal: CInt) {
         if signal == SIGHUP { return reload() }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-        guard !shutdownStarted else {
-            loop.logger.notice("\(name) again: closing remaining connections now")
-            return cutRemainingConnections()
+        if shared.shutdownRequested.load(ordering: .relaxed) {
+            logger.notice("\(name) again: closing remaining connections now")
+            shared.cutRequested.store(true, ordering: .relaxed)
+        } else {
+            shutdownStartedAt = MonotonicClock.now()
+            openAtShutdown = shared.connections.load(ordering: .relaxed)
+            logger.notice("\(name): no longer accepting; finishing \(openAtShutdown) connections (grace \(configuration.shutdownGrace) s)")
+            shared.shutdownRequested.store(true, ordering: .relaxed)
         }
-        shutdownStarted = true
-        shutdownStartedAt = loop.now
-        openAtShutdown = loop.connectionCount
-        loop.logger.notice("\(name): no longer accepting; finishing \(openAtShutdown) connections (grace \(configuration.shutdownGrace) s)")
-        for listener in listeners { listener.stop() }
-        listeners.removeAll()
-        for case let connection as Connection in loop.handlers { connection.beginShutdown() }
-        signalWatcher?.armGrace(seconds: configuration.shutdownGrace)
+        for wakeup in wakeups { wakeup.signal() }
     }
 
     /// SIGHUP: re-reads certificates, keys, the client CA (and reopens the key log). New
-    /// connections get the new context; open sessions keep the one they started with. A file
-    /// that does not load leaves the running configuration in place.
+    /// connections get the new context; open sessions keep the one they started with, and
+    /// tickets issued before stay valid. A file that does not load changes nothing.
     private func reload() {
-        guard configuration.tlsPort != nil, !shutdownStarted else { return }
+        guard configuration.tlsPort != nil, !shared.shutdownRequested.load(ordering: .relaxed) else { return }
         guard configuration.tls.certificates != [.ephemeral] || configuration.tls.clientCA != nil else {
-            loop.logger.notice("SIGHUP: nothing to reload (ephemeral certificate)")
+            logger.notice("SIGHUP: nothing to reload (ephemeral certificate)")
             return
         }
         do {
             let context = try TLSContext.server(configuration.tls)
-            if let previous = tlsContext.current { context.adoptTicketKeys(from: previous) }
-            tlsContext.current = context
+            if let previous = shared.currentTLSContext { context.adoptTicketKeys(from: previous) }
+            shared.currentTLSContext = context
             fingerprint = context.fingerprint
-            loop.logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")
+            logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")
         } catch {
-            loop.logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)")
+            logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)")
         }
     }
 
-    private func cutRemainingConnections() {
-        for case let connection as Connection in loop.handlers {
-            // A connection that is only waiting for its peer to close has delivered everything.
-            if !connection.hasFinishedEcho { cutAtGrace += 1 }
-            connection.abort(reason: "shutdown grace expired")
-        }
-    }
+    // MARK: - Listeners
 
-    /// One listener per host, all on the same port (the OS's choice for the first when 0).
+    /// For each host, one listener per loop, all on the same port (the OS's choice for the
+    /// first when 0). With several loops the sockets share the port through SO_REUSEPORT.
     private func listenOnEveryHost(port: UInt16, name: String, policy: EchoPolicy,
                                    transport: @escaping Listener.TransportFactory) throws -> [SocketAddress] {
         var port = port
         var addresses: [SocketAddress] = []
         for host in configuration.hosts {
-            let address = try listen(host: host, port: port, name: name, policy: policy, transport: transport).address
-            if port == 0 { port = address.port }
-            addresses.append(address)
+            var bound: SocketAddress?
+            for worker in workers {
+                let listener = try listen(host: host, port: port, name: name, policy: policy, on: worker, transport: transport)
+                if port == 0 { port = listener.address.port }
+                bound = bound ?? listener.address
+            }
+            if let bound { addresses.append(bound) }
         }
         return addresses
     }
 
-    private func listen(host: String, port: UInt16, name: String, policy: EchoPolicy,
+    private func listen(host: String, port: UInt16, name: String, policy: EchoPolicy, on worker: LoopWorker,
                         transport: @escaping Listener.TransportFactory) throws -> Listener {
         let address = try SocketAddress.resolve(host: host, port: port)
+        // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
+        let dualStack = configuration.hosts.count == 1 && address.isIPv6Wildcard
+        let reusePort = configuration.threads > 1
         let socket: Socket
         do {
-            // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
-            socket = try Socket.listen(on: address, dualStack: configuration.hosts.count == 1 && address.isIPv6Wildcard)
+            if reusePort && port != 0 && worker === workers.first {
+                try Socket.checkAvailable(address, dualStack: dualStack)
+            }
+            socket = try Socket.listen(on: address, dualStack: dualStack, reusePort: reusePort)
         } catch {
             throw ListenError(address: address, name: name, cause: error)
         }
-        let listener = try Listener(loop: loop, socket: socket, name: name, policy: policy,
+        let listener = try Listener(loop: worker.loop, socket: socket, name: name, policy: policy,
                                     maxConnections: configuration.maxConnections, makeTransport: transport)
-        listeners.append(listener)
+        worker.add(listener)
         return listener
     }
-}
-
-/// The TLS context new connections are given; replaced on reload.
-final class TLSContextHolder {
-    var current: TLSContext?
 }
 
 /// A listener that could not be opened, naming host:port.

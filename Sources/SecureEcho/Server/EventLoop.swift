@@ -2,6 +2,7 @@
 // have work the poller cannot see (bytes already inside OpenSSL), and runs deadlines.
 // It sleeps in the poller whenever nothing is pending, so an idle server uses no CPU.
 import Logging
+import Synchronization
 
 /// Something registered with the loop: a listener or a connection.
 protocol EventHandler: AnyObject {
@@ -20,6 +21,8 @@ final class EventLoop {
 
     let poller: any Poller
     let logger: Logger
+    /// Which of the server's loops this is, for logs.
+    let id: Int
     /// One read buffer shared by every connection on this loop: a connection owns memory
     /// only for echo it could not send yet.
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -34,13 +37,17 @@ final class EventLoop {
     private var events: [PollEvent] = []
     private(set) var now: UInt64 = MonotonicClock.now()
     private(set) var registeredCount = 0
-    /// Open client connections (listeners and the signal watcher are not counted).
-    var connectionCount = 0
+    /// Open client connections on this loop (listeners and helpers are not counted).
+    private(set) var connectionCount = 0
+    /// What this loop shares with the server's other loops.
+    let shared: SharedServerState
     private var stopRequested = false
 
-    init(poller: any Poller, logger: Logger) {
+    init(poller: any Poller, logger: Logger, shared: SharedServerState = SharedServerState(), id: Int = 0) {
         self.poller = poller
         self.logger = logger
+        self.id = id
+        self.shared = shared
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         events.reserveCapacity(256)
     }
@@ -84,6 +91,16 @@ final class EventLoop {
         } catch {
             logger.warning("deregister fd=\(fd): \(error)")
         }
+    }
+
+    func connectionOpened() {
+        connectionCount += 1
+        shared.connections.add(1, ordering: .relaxed)
+    }
+
+    func connectionClosed() {
+        connectionCount -= 1
+        shared.connections.subtract(1, ordering: .relaxed)
     }
 
     /// Every registered handler, as a snapshot that handlers may deregister from.

@@ -1,6 +1,7 @@
 // A listening socket on the loop: accepts until the kernel has nobody waiting, and is the
 // only place that knows whether its port speaks TLS or plain TCP.
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,7 +65,7 @@ final class Listener: EventHandler {
     }
 
     private func admit(_ client: Socket, peer: SocketAddress) {
-        guard loop.connectionCount < maxConnections else {
+        guard loop.shared.connections.load(ordering: .relaxed) < maxConnections else {
             return refuse(client, peer: peer)
         }
         client.setNoDelay()

@@ -1,4 +1,7 @@
 // Everything EchoServer needs, as a value: built by the CLI, by tests, or by hand.
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct ServerConfiguration: Sendable, Equatable {
     /// Addresses both listeners bind to: IPv4 or IPv6 literals, or names such as `localhost`.
@@ -21,8 +24,12 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Open connections across both ports; past it new clients are refused.
     public var maxConnections = 10000
+    /// Event loops, each on its own thread with its own listeners (SO_REUSEPORT).
+    public var threads = ServerConfiguration.onlineProcessors
     /// Seconds a SIGTERM/SIGINT shutdown may take before remaining connections are cut.
     public var shutdownGrace = 5.0
+
+    public static var onlineProcessors: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     public static let maxLineLimit = 16 * 1024 * 1024
 
@@ -41,6 +48,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if !(idleTimeout > 0) || idleTimeout > 86_400 * 7 {
             throw ConfigurationError("--idle-timeout must be between 0 and 604800 seconds, got \(idleTimeout)")
+        }
+        if threads < 1 || threads > 1024 {
+            throw ConfigurationError("--threads must be between 1 and 1024, got \(threads)")
         }
         if maxConnections < 1 || maxConnections > 1_000_000 {
             throw ConfigurationError("--max-connections must be between 1 and 1000000, got \(maxConnections)")

@@ -30,16 +30,27 @@ final class Socket {
     /// A non-blocking listening socket bound to `address`, with SO_REUSEADDR. An IPv6 socket
     /// accepts IPv4 clients too when `dualStack` is set, and only IPv6 otherwise (whatever
     /// the system default), so that binding `::` next to an IPv4 address cannot collide.
-    static func listen(on address: SocketAddress, dualStack: Bool = false, backlog: CInt = 1024) throws(SystemCallError) -> Socket {
+    /// With `reusePort`, several sockets (one per event loop) share the address and the kernel
+    /// spreads new connections across them.
+    static func listen(on address: SocketAddress, dualStack: Bool = false, reusePort: Bool = false,
+                       backlog: CInt = 1024) throws(SystemCallError) -> Socket {
         let fd = try syscall("socket", { Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0) })
         let socket = Socket(takingOwnershipOf: fd)
         try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1, name: "SO_REUSEADDR")
+        if reusePort { try socket.setOption(SOL_SOCKET, SO_REUSEPORT, 1, name: "SO_REUSEPORT") }
         if address.family == AF_INET6 {
             try socket.setOption(CInt(IPPROTO_IPV6), IPV6_V6ONLY, dualStack ? 0 : 1, name: "IPV6_V6ONLY")
         }
         try syscall("bind \(address)", { address.withSockAddr { Glibc.bind(fd, $0, $1) } })
         try syscall("listen \(address)", { Glibc.listen(fd, backlog) })
         return socket
+    }
+
+    /// Fails with EADDRINUSE when something already listens on `address`, even a process that
+    /// set SO_REUSEPORT (which would otherwise let our SO_REUSEPORT sockets join it silently).
+    static func checkAvailable(_ address: SocketAddress, dualStack: Bool) throws(SystemCallError) {
+        let probe = try listen(on: address, dualStack: dualStack, backlog: 1)
+        probe.close()
     }
 
     /// Accepts one pending connection as a non-blocking socket; nil when none is waiting.

@@ -1,0 +1,21 @@
+// The little state the event loops share: the connection count behind --max-connections,
+// the TLS context new connections get, and the shutdown requests. Everything else is
+// per loop, so the per-connection path takes no lock.
+import Synchronization
+
+final class SharedServerState: Sendable {
+    /// Open client connections across every loop.
+    let connections = Atomic<Int>(0)
+    let shutdownRequested = Atomic<Bool>(false)
+    /// A second signal, or the grace deadline: close what is left now.
+    let cutRequested = Atomic<Bool>(false)
+    /// Connections closed at the grace deadline before finishing their echo.
+    let cutAtGrace = Atomic<Int>(0)
+    /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
+    private let tlsContext = Mutex<TLSContext?>(nil)
+
+    var currentTLSContext: TLSContext? {
+        get { tlsContext.withLock { $0 } }
+        set { tlsContext.withLock { $0 = newValue } }
+    }
+}
