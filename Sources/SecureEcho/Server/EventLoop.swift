@@ -41,7 +41,6 @@ final class EventLoop {
     private(set) var connectionCount = 0
     /// What this loop shares with the server's other loops.
     let shared: SharedServerState
-    private var stopRequested = false
 
     init(poller: any Poller, logger: Logger, shared: SharedServerState = SharedServerState(), id: Int = 0) {
         self.poller = poller
@@ -119,15 +118,6 @@ final class EventLoop {
     }
 
     // MARK: - Running
-
-    /// Runs until `stop()` is called from a handler.
-    func run() throws(SystemCallError) {
-        while !stopRequested {
-            try runOnce()
-        }
-    }
-
-    func stop() { stopRequested = true }
 
     /// One pass: wait for events (not at all when something is pending), dispatch them,
     /// serve the pending list, then fire due deadlines.
