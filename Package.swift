@@ -5,6 +5,7 @@ let package = Package(
     name: "secure-echo",
     products: [
         .executable(name: "secure-echo", targets: ["secure-echo"]),
+        .executable(name: "secure-echo-bench", targets: ["secure-echo-bench"]),
         // For the fuzz package (Fuzz/) and tools built on the same loop and TLS code.
         .library(name: "SecureEcho", targets: ["SecureEcho"]),
     ],
@@ -36,13 +37,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "secure-echo-bench",
+            dependencies: [
+                "SecureEcho",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "SecureEchoTests",
             dependencies: ["SecureEcho", "COpenSSL"]
         ),
         .testTarget(
             name: "SecureEchoIntegrationTests",
-            dependencies: ["SecureEcho", "COpenSSL", "CSystem", "secure-echo"]
+            dependencies: ["SecureEcho", "COpenSSL", "CSystem", "secure-echo", "secure-echo-bench"]
         ),
     ],
     swiftLanguageModes: [.v6]

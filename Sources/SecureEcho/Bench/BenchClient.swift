@@ -1,0 +1,215 @@
+// The load generator's client side, on the same event loop and TLS code as the server:
+// one non-blocking connection that connects, handshakes, then runs a workload.
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a bench connection does once connected.
+enum BenchWorkload {
+    /// Send one line of `message`, wait for all of it back, compare, repeat.
+    case pingpong(message: [UInt8])
+    /// Complete a full handshake, then close (a new connection replaces it).
+    case handshake
+    /// Send `total` pattern bytes while reading the echo; verify every byte.
+    case flood(total: Int)
+}
+
+/// Results one connection adds to the run's tally.
+final class BenchTally {
+    var messages = 0
+    var bytes = 0
+    var handshakes = 0
+    var mismatches = 0
+    var failures: [String] = []
+    /// Round-trip latencies in nanoseconds (ping-pong only).
+    var latencies: [UInt64] = []
+}
+
+final class BenchClient: EventHandler {
+    enum State { case connecting, handshaking, running, done }
+
+    private unowned let loop: EventLoop
+    private let socket: Socket
+    private let session: TLSSession?
+    private let workload: BenchWorkload
+    private let tally: BenchTally
+    private let onDone: (BenchClient) -> Void
+    private(set) var state = State.connecting
+    private var token: UInt32 = 0
+    private var fd: CInt
+    var stopRequested = false
+
+    // Ping-pong and flood progress.
+    private var sent = 0
+    private var received = 0
+    private var sentAt: UInt64 = 0
+
+    init(loop: EventLoop, address: SocketAddress, context: TLSContext?, workload: BenchWorkload,
+         tally: BenchTally, onDone: @escaping (BenchClient) -> Void) throws {
+        self.loop = loop
+        let socket = try Socket.connect(to: address)
+        socket.setNoDelay()
+        self.socket = socket
+        fd = socket.descriptor
+        session = try context.map { try TLSSession(context: $0, fd: socket.descriptor, serverName: "localhost") }
+        self.workload = workload
+        self.tally = tally
+        self.onDone = onDone
+        token = try loop.register(self, fd: fd, interest: .writable)
+    }
+
+    func deadlinePassed(now: UInt64) {}
+
+    func handle(_ ready: Interest) {
+        guard state != .done else { return }
+        do {
+            if state == .connecting {
+                guard ready.contains(.writable) || ready.isEmpty else { return }
+                state = .handshaking
+            }
+            if state == .handshaking {
+                if let session {
+                    switch try session.handshake() {
+                    case .wouldBlock(let interest): return wait(interest)
+                    case .done: break
+                    }
+                }
+                tally.handshakes += 1
+                state = .running
+                if case .handshake = workload { return finish() }
+                sentAt = MonotonicClock.now()
+            }
+            if let interest = try run() { wait(interest) }
+        } catch {
+            tally.failures.append("\(error)")
+            finish()
+        }
+    }
+
+    // MARK: - Workloads
+
+    private func run() throws -> Interest? {
+        switch workload {
+        case .handshake:
+            return nil
+        case .pingpong(let message):
+            return try pingpong(message)
+        case .flood(let total):
+            return try flood(total)
+        }
+    }
+
+    private func pingpong(_ message: [UInt8]) throws -> Interest? {
+        while true {
+            while sent < message.count {
+                switch try write(message.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[sent...]) }) {
+                case .bytes(let n): sent += n
+                case .wouldBlock(let interest): return interest
+                case .endOfStream: throw BenchError("server closed while we were sending")
+                }
+            }
+            let buffer = loop.readBuffer
+            switch try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(message.count - received)])) {
+            case .bytes(let n):
+                let matches = message.withUnsafeBytes { expected in
+                    memcmp(expected.baseAddress! + received, buffer.baseAddress!, n) == 0
+                }
+                if !matches { tally.mismatches += 1 }
+                received += n
+                if received == message.count {
+                    let now = MonotonicClock.now()
+                    tally.latencies.append(now - sentAt)
+                    tally.messages += 1
+                    tally.bytes += message.count
+                    sent = 0
+                    received = 0
+                    sentAt = now
+                    if stopRequested { finish(); return nil }
+                }
+            case .wouldBlock(let interest): return interest
+            case .endOfStream: throw BenchError("server closed the connection")
+            }
+        }
+    }
+
+    private func flood(_ total: Int) throws -> Interest? {
+        let pattern = Self.floodPattern
+        while true {
+            var progressed = false
+            if sent < total {
+                let phase = sent % Self.floodLine
+                let count = min(Self.floodChunk, total - sent)
+                switch try pattern.withUnsafeBytes({ try write(UnsafeRawBufferPointer(rebasing: $0[phase..<(phase + count)])) }) {
+                case .bytes(let n): sent += n; progressed = true
+                case .wouldBlock, .endOfStream: break
+                }
+            }
+            let buffer = loop.readBuffer
+            let want = min(buffer.count, Self.floodChunk)
+            switch try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])) {
+            case .bytes(let n):
+                let phase = received % Self.floodLine
+                let same = pattern.withUnsafeBytes { memcmp($0.baseAddress! + phase, buffer.baseAddress!, n) == 0 }
+                if !same { tally.mismatches += 1 }
+                received += n
+                tally.bytes += n
+                progressed = true
+                if received >= total { finish(); return nil }
+            case .wouldBlock(let interest) where !progressed:
+                return sent < total ? [interest, .writable] : interest
+            case .wouldBlock:
+                continue
+            case .endOfStream:
+                throw BenchError("server closed after \(received) of \(total) bytes")
+            }
+        }
+    }
+
+    /// Flood bytes are 1000-byte lines (so line mode echoes them at once); totals are rounded
+    /// up to whole lines by the runner.
+    static let floodLine = 1000
+    static let floodChunk = 16384
+    /// Enough pattern to send or check `floodChunk` bytes from any phase of a line.
+    static let floodPattern: [UInt8] = (0..<(floodChunk + floodLine)).map { offset in
+        let column = offset % floodLine
+        return column == floodLine - 1 ? UInt8(ascii: "\n") : UInt8(truncatingIfNeeded: 33 + (column &* 7) % 90)
+    }
+
+    // MARK: - I/O
+
+    private func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        if let session { return try session.read(into: buffer) }
+        switch try socket.read(into: buffer) {
+        case .done(0): return .endOfStream
+        case .done(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock(.readable)
+        }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+        if let session { return try session.write(bytes) }
+        switch try socket.write(bytes) {
+        case .done(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock(.writable)
+        }
+    }
+
+    private func wait(_ interest: Interest) {
+        try? loop.setInterest(interest, fd: fd, token: token)
+    }
+
+    private func finish() {
+        guard state != .done else { return }
+        state = .done
+        loop.deregister(fd: fd, token: token)
+        if let session, !session.isFatal { _ = try? session.shutdown() }
+        socket.close()
+        onDone(self)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

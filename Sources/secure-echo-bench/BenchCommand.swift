@@ -1,0 +1,93 @@
+// secure-echo-bench: a load generator built on secure-echo's own event loop and TLS code.
+import ArgumentParser
+import Foundation
+import SecureEcho
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secure-echo-bench",
+        abstract: "Load generator for echo servers (secure-echo or any other), every echo verified byte for byte.",
+        discussion: "Modes: pingpong (msg/s and latency), handshake (full TLS handshakes/s), flood (one connection, bulk MB/s).")
+
+    @Argument(help: "pingpong, handshake or flood.")
+    var mode: BenchMode
+
+    @Option(help: "Server host.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Server port.")
+    var port: UInt16
+
+    @Flag(help: "Plain TCP instead of TLS.")
+    var plain = false
+
+    @Option(help: "Connections (pingpong) or handshakes in flight (handshake).")
+    var connections = 1
+
+    @Option(help: "Line size in bytes for pingpong, newline included.")
+    var size = 64
+
+    @Option(help: "Seconds to run pingpong and handshake.")
+    var duration = 5.0
+
+    @Option(help: "Bytes for flood.")
+    var bytes = 64 << 20
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard size >= 1 && size <= 1 << 20 else { throw ValidationError("--size must be between 1 and 1048576") }
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard bytes >= 1 else { throw ValidationError("--bytes must be positive") }
+        if mode == .handshake && plain { throw ValidationError("handshake mode needs TLS (drop --plain)") }
+    }
+
+    func run() throws {
+        var options = BenchOptions()
+        options.host = host
+        options.port = port
+        options.tls = !plain
+        options.mode = mode
+        options.connections = connections
+        options.size = size
+        options.duration = duration
+        options.bytes = bytes
+        let result = try BenchRunner.run(options)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(table(result))
+        }
+        if result.mismatches > 0 || !result.failures.isEmpty {
+            throw ExitCode.failure
+        }
+    }
+
+    private func table(_ r: BenchResult) -> String {
+        func f(_ v: Double?, _ digits: Int = 1) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "-" }
+        var rows = [
+            ("mode", "\(r.mode) over \(r.transport), \(r.connections) connection(s)"),
+            ("seconds", f(r.seconds, 2)),
+        ]
+        switch mode {
+        case .pingpong:
+            rows += [("messages/s", f(r.messagesPerSecond, 0)), ("MB/s", f(r.megabytesPerSecond)),
+                     ("latency p50 µs", f(r.latencyP50Microseconds)), ("latency p99 µs", f(r.latencyP99Microseconds)),
+                     ("latency max µs", f(r.latencyMaxMicroseconds))]
+        case .handshake:
+            rows += [("handshakes/s", f(r.handshakesPerSecond, 0))]
+        case .flood:
+            rows += [("MB/s echoed", f(r.megabytesPerSecond))]
+        }
+        rows += [("mismatched reads", "\(r.mismatches)"), ("failures", r.failures.isEmpty ? "0" : r.failures.joined(separator: "; "))]
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}
+
+extension BenchMode: ExpressibleByArgument {}

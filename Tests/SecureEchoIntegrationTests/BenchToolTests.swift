@@ -1,0 +1,58 @@
+// secure-echo-bench runs each workload and verifies the echo byte for byte.
+import Foundation
+import Testing
+
+private func benchBinary() -> String {
+    URL(fileURLWithPath: secureEchoBinary()).deletingLastPathComponent().appendingPathComponent("secure-echo-bench").path
+}
+
+private func runBench(_ arguments: [String]) throws -> (status: Int32, json: [String: Any]) {
+    let result = try runCommand(benchBinary(), arguments + ["--json"], timeout: 60)
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+    return (result.status, object)
+}
+
+@Suite("secure-echo-bench")
+struct BenchToolTests {
+    @Test("pingpong, handshake and flood run against secure-echo with every echo verified")
+    func workloads() throws {
+        let server = try ServerProcess(["--log-level", "warning"])
+        let pingpong = try runBench(["pingpong", "--port", "\(server.tlsPort)", "--connections", "4", "--size", "1024", "--duration", "0.5"])
+        #expect(pingpong.status == 0)
+        #expect((pingpong.json["messages"] as? Int ?? 0) > 0)
+        #expect(pingpong.json["mismatches"] as? Int == 0)
+        #expect(pingpong.json["latencyP99Microseconds"] is Double)
+
+        let plain = try runBench(["pingpong", "--port", "\(server.plainPort)", "--plain", "--duration", "0.5"])
+        #expect(plain.status == 0 && (plain.json["messages"] as? Int ?? 0) > 0)
+
+        let handshakes = try runBench(["handshake", "--port", "\(server.tlsPort)", "--connections", "2", "--duration", "0.5"])
+        #expect(handshakes.status == 0)
+        #expect((handshakes.json["handshakesPerSecond"] as? Double ?? 0) > 0)
+
+        let flood = try runBench(["flood", "--port", "\(server.tlsPort)", "--bytes", "4000000"])
+        #expect(flood.status == 0)
+        #expect(flood.json["mismatches"] as? Int == 0)
+        #expect((flood.json["megabytesPerSecond"] as? Double ?? 0) > 0)
+    }
+
+    @Test("a server that changes the bytes is caught: mismatches counted, exit 1")
+    func catchesBadEcho() throws {
+        // A deliberately wrong echo server: upper-cases what it receives.
+        let script = """
+            import socket, sys
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+            c, _ = s.accept()
+            while True:
+                d = c.recv(65536)
+                if not d: break
+                c.sendall(d.upper())
+            """
+        let server = try InteractiveProcess("/usr/bin/env", ["python3", "-c", script])
+        let port = server.read(until: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        let bad = try runBench(["pingpong", "--port", port, "--plain", "--duration", "0.3"])
+        #expect(bad.status == 1)
+        #expect((bad.json["mismatches"] as? Int ?? 0) > 0)
+        _ = server.finish(timeout: 1)
+    }
+}
