@@ -11,8 +11,10 @@ command -v telnet  >/dev/null || need+=(telnet)
 command -v expect  >/dev/null || need+=(expect)
 command -v sslscan >/dev/null || need+=(sslscan)
 command -v gnutls-cli >/dev/null || need+=(gnutls-bin)
-# The tests use netcat-openbsd's -N (shut down the write side at end of input).
-{ command -v nc >/dev/null && nc -h 2>&1 | grep -q -- ' -N'; } || need+=(netcat-openbsd)
+command -v python3 >/dev/null || need+=(python3)   # a deliberately wrong echo server in the bench tests
+# The tests run netcat-openbsd by its own name: its -N (shut down the write side at end of
+# input) is what they need, whichever netcat `nc` points to here.
+command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
 pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev pkg-config)
 
 if ((${#need[@]})); then

@@ -56,7 +56,7 @@ struct RealClientTests {
     func netcat(poller: String) throws {
         let server = try ServerProcess(["--poller", poller, "--no-tls"])
         let input = "first\nsecond\nno newline"
-        let result = try runCommand("/bin/nc", ["-N", "127.0.0.1", "\(server.plainPort)"], input: Array(input.utf8))
+        let result = try runCommand("/bin/nc.openbsd", ["-N", "127.0.0.1", "\(server.plainPort)"], input: Array(input.utf8))
         #expect(result.status == 0)
         #expect(result.stdout == input)
     }
