@@ -63,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(table(result))
         }
+        fflush(nil)
         if result.mismatches > 0 || !result.failures.isEmpty {
             throw ExitCode.failure
         }

@@ -199,6 +199,11 @@ final class BenchClient: EventHandler {
         try? loop.setInterest(interest, fd: fd, token: token)
     }
 
+    /// Ends the connection without counting it.
+    func cancel() {
+        finish()
+    }
+
     private func finish() {
         guard state != .done else { return }
         state = .done

@@ -93,6 +93,9 @@ public enum BenchRunner {
             if !tally.failures.isEmpty && options.mode == .flood { break }
         }
         let seconds = Double(MonotonicClock.now() - start) / 1e9
+        // Clients still open (handshakes in flight at the deadline) hold callbacks into `active`.
+        for client in active.values { client.cancel() }
+        active.removeAll()
         let sorted = tally.latencies.sorted()
         func percentile(_ p: Double) -> Double? {
             sorted.isEmpty ? nil : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
