@@ -8,9 +8,13 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secure-echo-bench",
         abstract: "Load generator for echo servers (secure-echo or any other), every echo verified byte for byte.",
-        discussion: "Modes: pingpong (msg/s and latency), handshake (full TLS handshakes/s), flood (one connection, bulk MB/s).")
+        discussion: """
+            Modes: pingpong (msg/s and latency), handshake (full TLS handshakes/s), flood (one connection, \
+            bulk MB/s), hold (N idle connections; with --pid, the server's memory per connection). With \
+            --pid, server CPU per operation is reported too (the process and its children, for forking servers).
+            """)
 
-    @Argument(help: "pingpong, handshake or flood.")
+    @Argument(help: "pingpong, handshake, flood or hold.")
     var mode: BenchMode
 
     @Option(help: "Server host.")
@@ -22,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Plain TCP instead of TLS.")
     var plain = false
 
-    @Option(help: "Connections (pingpong) or handshakes in flight (handshake).")
+    @Option(help: "Connections (pingpong, hold) or handshakes in flight (handshake).")
     var connections = 1
 
     @Option(help: "Line size in bytes for pingpong, newline included.")
@@ -34,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Bytes for flood.")
     var bytes = 64 << 20
 
+    @Option(help: "The server's process id, to report its CPU per operation and memory per held connection.")
+    var pid: Int32?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -43,6 +50,7 @@ struct BenchCommand: ParsableCommand {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         guard bytes >= 1 else { throw ValidationError("--bytes must be positive") }
         if mode == .handshake && plain { throw ValidationError("handshake mode needs TLS (drop --plain)") }
+        if mode == .hold && connections < 1 { throw ValidationError("hold needs --connections") }
     }
 
     func run() throws {
@@ -55,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         options.size = size
         options.duration = duration
         options.bytes = bytes
+        options.serverPID = pid
         let result = try BenchRunner.run(options)
         if json {
             let encoder = JSONEncoder()
@@ -84,6 +93,12 @@ struct BenchCommand: ParsableCommand {
             rows += [("handshakes/s", f(r.handshakesPerSecond, 0))]
         case .flood:
             rows += [("MB/s echoed", f(r.megabytesPerSecond))]
+        case .hold:
+            rows += [("server KiB per connection", f(r.serverKiBPerConnection))]
+        }
+        if let cpu = r.serverCPUMicrosecondsPerOperation {
+            let unit = mode == .flood ? "per MB" : mode == .handshake ? "per handshake" : "per message"
+            rows.append(("server CPU µs \(unit)", f(cpu)))
         }
         rows += [("mismatched reads", "\(r.mismatches)"), ("failures", r.failures.isEmpty ? "0" : r.failures.joined(separator: "; "))]
         let width = rows.map(\.0.count).max() ?? 0

@@ -13,6 +13,8 @@ enum BenchWorkload {
     case handshake
     /// Send `total` pattern bytes while reading the echo; verify every byte.
     case flood(total: Int)
+    /// Connect, handshake, then stay idle until told to stop.
+    case hold
 }
 
 /// Results one connection adds to the run's tally.
@@ -93,6 +95,16 @@ final class BenchClient: EventHandler {
         switch workload {
         case .handshake:
             return nil
+        case .hold:
+            // Read (and drop) what the server sends after the handshake, such as TLS 1.3
+            // session tickets, so that readability does not keep waking us.
+            while true {
+                switch try read(into: loop.readBuffer) {
+                case .bytes: continue
+                case .wouldBlock(let interest): return interest
+                case .endOfStream: throw BenchError("the server closed a held connection")
+                }
+            }
         case .pingpong(let message):
             return try pingpong(message)
         case .flood(let total):

@@ -8,6 +8,8 @@ public enum BenchMode: String, CaseIterable, Sendable {
     case handshake
     /// One connection, bulk bytes both ways, every byte verified: MB/s.
     case flood
+    /// N connections held open and idle for the duration: server memory per connection.
+    case hold
 }
 
 public struct BenchOptions: Sendable {
@@ -23,6 +25,8 @@ public struct BenchOptions: Sendable {
     public var duration = 5.0
     /// Flood bytes.
     public var bytes = 64 << 20
+    /// The server's process id: its CPU time and memory (with its children's) are reported.
+    public var serverPID: Int32?
     public init() {}
 }
 
@@ -40,16 +44,22 @@ public struct BenchResult: Sendable, Codable {
     public var latencyMaxMicroseconds: Double?
     public var mismatches: Int
     public var failures: [String]
+    /// Server CPU per operation (message, handshake, or echoed MB for flood), when its pid was given.
+    public var serverCPUMicrosecondsPerOperation: Double?
+    /// Server resident memory growth per held connection (hold), when its pid was given.
+    public var serverKiBPerConnection: Double?
 }
 
 public enum BenchRunner {
+    static let holdHandshakesInFlight = 8
+
     public static func run(_ options: BenchOptions) throws -> BenchResult {
         let loop = EventLoop(poller: try makePoller(.epoll), logger: Logger(label: "bench"))
         let address = try SocketAddress.resolve(host: options.host, port: options.port)
         let context = options.tls ? try TLSContext.client() : nil
         let tally = BenchTally()
         var active: [ObjectIdentifier: BenchClient] = [:]
-        let start = MonotonicClock.now()
+        var start = MonotonicClock.now()
         let duration = UInt64(options.duration * 1e9)
         var stopping = false
 
@@ -71,15 +81,42 @@ public enum BenchRunner {
         case .handshake:
             workload = .handshake
             count = options.connections
+        case .hold:
+            workload = .hold
+            count = options.connections
         case .flood:
             let lines = (options.bytes + BenchClient.floodLine - 1) / BenchClient.floodLine
             workload = .flood(total: lines * BenchClient.floodLine)
             count = 1
         }
-        for _ in 0..<count { try launch(workload) }
+        let cpuBefore = options.serverPID.map(ProcessStats.cpuSeconds(ofTree:))
+        let rssBefore = options.serverPID.map(ProcessStats.residentKiB(ofTree:))
+        var rssHeld: Int?
+        // Hold opens its connections a few at a time: the server's memory then shows the cost
+        // of idle connections, not the peak of thousands of simultaneous handshakes.
+        var launched = 0
+        let initial = options.mode == .hold ? min(count, Self.holdHandshakesInFlight) : count
+        for _ in 0..<initial { try launch(workload); launched += 1 }
 
         while !active.isEmpty {
             try loop.runOnce(maximumWaitMilliseconds: 50)
+            if options.mode == .hold && rssHeld == nil {
+                while launched < count && launched - tally.handshakes < Self.holdHandshakesInFlight {
+                    try launch(workload)
+                    launched += 1
+                }
+                guard tally.handshakes == count else {
+                    if MonotonicClock.now() - start > 60_000_000_000 {
+                        tally.failures.append("only \(tally.handshakes) of \(count) connections came up in 60 s")
+                        break
+                    }
+                    continue
+                }
+                // Every connection is up: let the server settle, read its memory, then hold.
+                for _ in 0..<10 { try loop.runOnce(maximumWaitMilliseconds: 50) }
+                rssHeld = options.serverPID.map(ProcessStats.residentKiB(ofTree:)) ?? 0
+                start = MonotonicClock.now()
+            }
             let elapsed = MonotonicClock.now() - start
             if options.mode == .handshake && !stopping {
                 while active.count < count && elapsed < duration { try launch(workload) }
@@ -88,11 +125,16 @@ public enum BenchRunner {
                 stopping = true
                 for client in active.values { client.stopRequested = true }
                 if options.mode == .handshake { break }
+                if options.mode == .hold { for client in active.values { client.cancel() } }
             }
-            if elapsed >= duration + 10_000_000_000 { tally.failures.append("\(active.count) connections did not finish"); break }
+            if elapsed >= duration + 10_000_000_000 {
+                tally.failures.append("\(active.count) connections did not finish")
+                break
+            }
             if !tally.failures.isEmpty && options.mode == .flood { break }
         }
         let seconds = Double(MonotonicClock.now() - start) / 1e9
+        let cpuUsed = options.serverPID.map(ProcessStats.cpuSeconds(ofTree:)).flatMap { after in cpuBefore.map { after - $0 } }
         // Clients still open (handshakes in flight at the deadline) hold callbacks into `active`.
         for client in active.values { client.cancel() }
         active.removeAll()
@@ -108,6 +150,17 @@ public enum BenchRunner {
             handshakesPerSecond: options.mode == .handshake ? Double(tally.handshakes) / seconds : 0,
             latencyP50Microseconds: percentile(0.5), latencyP99Microseconds: percentile(0.99),
             latencyMaxMicroseconds: sorted.last.map { Double($0) / 1000 },
-            mismatches: tally.mismatches, failures: Array(tally.failures.prefix(5)))
+            mismatches: tally.mismatches, failures: Array(tally.failures.prefix(5)),
+            serverCPUMicrosecondsPerOperation: cpuUsed.flatMap { cpu -> Double? in
+                let operations: Double
+                switch options.mode {
+                case .pingpong: operations = Double(tally.messages)
+                case .handshake: operations = Double(tally.handshakes)
+                case .flood: operations = Double(tally.bytes) / 1e6
+                case .hold: return nil
+                }
+                return operations > 0 ? cpu * 1e6 / operations : nil
+            },
+            serverKiBPerConnection: rssHeld.flatMap { held in rssBefore.map { Double(held - $0) / Double(count) } })
     }
 }

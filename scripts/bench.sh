@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Benchmarks secure-echo side by side with the TLS echo servers people use instead, all driven
+# by the same load generator (secure-echo-bench, release build) on OS-chosen ports, and writes
+# a Markdown table with ratios to the best peer to bench/results/latest.md.
+#
+#   scripts/bench.sh                      # every server found or buildable here
+#   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 scripts/bench.sh
+#
+# Servers: secure-echo; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
+# node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
+# installed with apt-get when missing. Every server gets the same ECDSA P-256 certificate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration="${BENCH_DURATION:-5}"
+servers="${BENCH_SERVERS:-secure-echo nio node python socat}"
+results=bench/results
+mkdir -p "$results"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+need=()
+[[ " $servers " == *" socat "* ]] && ! command -v socat >/dev/null && need+=(socat)
+[[ " $servers " == *" node "* ]] && ! command -v node >/dev/null && need+=(nodejs)
+if ((${#need[@]})); then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y --no-install-recommends "${need[@]}" >/dev/null || true
+fi
+
+echo "building release binaries" >&2
+swift build -c release >/dev/null
+bench=.build/release/secure-echo-bench
+if [[ " $servers " == *" nio "* ]]; then
+    echo "building the SwiftNIO peer (bench/peers/nio-echo)" >&2
+    swift build -c release --package-path bench/peers/nio-echo >/dev/null
+fi
+scripts/gen-certs.sh --out "$work/certs" >/dev/null
+cert="$work/certs/server.pem"; key="$work/certs/server.key"
+
+# start NAME COMMAND...: runs a server whose first stdout line carries its port; sets $port, $pid.
+start() {
+    local name="$1"; shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!; pids+=("$pid")
+    for _ in $(seq 1 300); do
+        port="$(head -n1 "$work/$name.out" 2>/dev/null | grep -oE '[0-9]+$' || true)"
+        [ -n "$port" ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$name did not start: $(cat "$work/$name.err")" >&2
+    return 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+run_server() {
+    local name="$1"
+    case "$name" in
+        secure-echo) start "$name" .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" --log-level error ;;
+        nio) start "$name" "$(swift build -c release --package-path bench/peers/nio-echo --show-bin-path)/nio-echo" "$cert" "$key" ;;
+        node) command -v node >/dev/null || return 1; start "$name" node bench/peers/node-echo.js "$cert" "$key" ;;
+        python) start "$name" python3 bench/peers/python-echo.py "$cert" "$key" ;;
+        socat)
+            command -v socat >/dev/null || return 1
+            local p; p="$(free_port)"
+            start "$name" sh -c "echo $p; exec socat OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,backlog=1024,cert=$cert,key=$key,verify=0 PIPE"
+            for _ in $(seq 1 50); do nc.openbsd -z 127.0.0.1 "$p" 2>/dev/null && break; sleep 0.1; done ;;
+        *) echo "unknown server $name" >&2; return 1 ;;
+    esac
+}
+
+for name in $servers; do
+    if ! run_server "$name"; then echo "skipping $name" >&2; continue; fi
+    echo "== $name (pid $pid, port $port)" >&2
+    {
+        # First, on the fresh server: growth per held connection, before other workloads have
+        # grown the heap (memory they free would be reused and hide the real cost).
+        "$bench" hold --port "$port" --connections 5000 --duration 2 --pid "$pid" --json | sed "s/^/$name hold /"
+        "$bench" pingpong --port "$port" --connections 1 --size 64 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong1 /"
+        "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong100 /"
+        "$bench" pingpong --port "$port" --connections 10 --size 16384 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong16k /"
+        "$bench" handshake --port "$port" --connections 8 --duration "$duration" --pid "$pid" --json | sed "s/^/$name handshake /"
+        "$bench" flood --port "$port" --bytes $((256 << 20)) --pid "$pid" --json | sed "s/^/$name flood /"
+    } >>"$work/results.txt" || echo "$name: a workload failed (see above)" >&2
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+done
+
+python3 - "$work/results.txt" "$results/latest.md" "$duration" <<'PYTHON'
+import json, sys, platform, os, datetime, subprocess
+rows = {}
+for line in open(sys.argv[1]):
+    name, workload, payload = line.split(" ", 2)
+    rows.setdefault(name, {})[workload] = json.loads(payload)
+columns = [
+    ("1 conn × 64 B msg/s", "pingpong1", lambda r: r["messagesPerSecond"], True),
+    ("100 conns × 1 KiB msg/s", "pingpong100", lambda r: r["messagesPerSecond"], True),
+    ("server µs per 1 KiB echo", "pingpong100", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False),
+    ("10 conns × 16 KiB MB/s", "pingpong16k", lambda r: r["megabytesPerSecond"], True),
+    ("handshakes/s (8 in flight)", "handshake", lambda r: r["handshakesPerSecond"], True),
+    ("server µs per handshake", "handshake", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False),
+    ("1 conn flood MB/s", "flood", lambda r: r["megabytesPerSecond"], True),
+    ("flood MB per server CPU-s", "flood", lambda r: 1e6 / r["serverCPUMicrosecondsPerOperation"] if r.get("serverCPUMicrosecondsPerOperation") else None, True),
+    ("KiB per idle TLS conn (5 000)", "hold", lambda r: r.get("serverKiBPerConnection"), False),
+]
+def value(name, key, get):
+    r = rows.get(name, {}).get(key)
+    if not r or r.get("mismatches") or r.get("failures"):
+        return None
+    return get(r)
+names = list(rows)
+peers = [n for n in names if n != "secure-echo"]
+out = []
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+out.append(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+           f"{subprocess.run(['openssl','version'],capture_output=True,text=True).stdout.strip()}; "
+           f"{datetime.date.today()}; {sys.argv[3]} s per timed workload; load generator on the same machine.\n")
+out.append("| server | " + " | ".join(c[0] for c in columns) + " |")
+out.append("|---|" + "---|" * len(columns))
+def fmt(v):
+    if v is None: return "–"
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+for n in names:
+    out.append(f"| {n} | " + " | ".join(fmt(value(n, c[1], c[2])) for c in columns) + " |")
+if "secure-echo" in rows and peers:
+    cells = []
+    for title, key, get, higher in columns:
+        ours = value("secure-echo", key, get)
+        theirs = [v for v in (value(p, key, get) for p in peers) if v is not None]
+        if ours is None or not theirs:
+            cells.append("–"); continue
+        best = max(theirs) if higher else min(theirs)
+        cells.append(f"{ours / best:.2f}×" if higher else f"{best / ours:.2f}× (lower is better)")
+    out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
+out.append("\nEvery echoed byte is verified; a run with a mismatch or failure shows –.")
+text = "\n".join(out)
+open(sys.argv[2], "w").write(text + "\n")
+print(text)
+PYTHON
+echo "written to $results/latest.md" >&2
