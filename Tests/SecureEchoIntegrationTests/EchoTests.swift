@@ -205,7 +205,7 @@ extension TestClient {
     /// Closes with SO_LINGER 0, so the server sees a RST instead of a FIN.
     func resetAbruptly() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(socket.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         close()
     }
 }

@@ -10,9 +10,9 @@ struct TestTimeout: Error, CustomStringConvertible {
 }
 
 final class TestClient {
-    let socket: Socket
-    private let session: TLSSession?
+    private let transport: any Transport
     private(set) var sawEndOfStream = false
+    var descriptor: CInt { transport.descriptor }
 
     /// Connects and, for TLS, completes the handshake.
     init(port: UInt16, tls: Bool, host: String = "127.0.0.1", maxVersion: TLSVersion? = nil, timeout: Double = 10) throws {
@@ -20,48 +20,23 @@ final class TestClient {
         try? ResourceLimits.ensureOpenFiles(16384, for: 16384)
         Signals.ignoreBrokenPipe()  // OpenSSL writes without MSG_NOSIGNAL; a refused client must not kill the test run
         let address = try SocketAddress.resolve(host: host, port: port)
-        socket = try Socket.connect(to: address)
+        let socket = try Socket.connect(to: address)
         let deadline = Date().addingTimeInterval(timeout)
         try Self.waitFor(fd: socket.descriptor, events: Int16(POLLOUT), until: deadline, what: "connect to \(address)")
         var error: CInt = 0
         var length = socklen_t(MemoryLayout<CInt>.size)
         getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
         if error != 0 { throw SystemCallError(call: "connect \(address)", errno: error) }
-        guard tls else {
-            session = nil
-            return
-        }
-        let session = try TLSSession(context: try TLSContext.client(maxVersion: maxVersion), fd: socket.descriptor, serverName: "localhost")
-        self.session = session
-        while true {
-            switch try session.handshake() {
-            case .done: return
-            case .wouldBlock(let interest):
-                try Self.waitFor(fd: socket.descriptor, events: Self.pollEvents(interest), until: deadline, what: "TLS handshake")
-            }
+        // The server's own transports, client side: the same code the load generator uses.
+        transport = tls
+            ? try TLSTransport(socket: socket, context: try TLSContext.client(maxVersion: maxVersion), serverName: "localhost")
+            : PlainTransport(socket: socket)
+        while case .wouldBlock(let interest) = try transport.handshake() {
+            try Self.waitFor(fd: socket.descriptor, events: Self.pollEvents(interest), until: deadline, what: "TLS handshake")
         }
     }
 
-    var negotiated: String? { session?.negotiated }
-
-    // MARK: - Raw operations
-
-    private func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
-        if let session { return try session.read(into: buffer) }
-        switch try socket.read(into: buffer) {
-        case .done(0): return .endOfStream
-        case .done(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock(.readable)
-        }
-    }
-
-    private func writeSome(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
-        if let session { return try session.write(bytes) }
-        switch try socket.write(bytes) {
-        case .done(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock(.writable)
-        }
-    }
+    var negotiated: String? { transport.negotiated }
 
     // MARK: - Exchanges
 
@@ -76,11 +51,11 @@ final class TestClient {
         while true {
             var progressed = false
             if sent < bytes.count {
-                let result = try bytes.withUnsafeBytes { try writeSome(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+                let result = try bytes.withUnsafeBytes { try transport.write(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
                 if case .bytes(let n) = result { sent += n; progressed = true }
             }
             if !sawEndOfStream {
-                let result = try buffer.withUnsafeMutableBytes { try readSome(into: $0) }
+                let result = try buffer.withUnsafeMutableBytes { try transport.read(into: $0) }
                 switch result {
                 case .bytes(let n): received += buffer.prefix(n); progressed = true
                 case .endOfStream: sawEndOfStream = true; progressed = true
@@ -93,7 +68,7 @@ final class TestClient {
                 if Date() > deadline { throw TestTimeout(what: "\(what): sent \(sent)/\(bytes.count), received \(received.count)") }
                 var events = Int16(POLLIN)
                 if sent < bytes.count { events |= Int16(POLLOUT) }
-                var p = pollfd(fd: socket.descriptor, events: events, revents: 0)
+                var p = pollfd(fd: descriptor, events: events, revents: 0)
                 _ = poll(&p, 1, 20)
             }
         }
@@ -101,7 +76,7 @@ final class TestClient {
 
     /// One write attempt and no read; returns the bytes taken (0 when the socket is full).
     func writeOnce(_ bytes: ArraySlice<UInt8>) throws -> Int {
-        let result = try bytes.withUnsafeBytes { try writeSome($0) }
+        let result = try bytes.withUnsafeBytes { try transport.write($0) }
         if case .bytes(let n) = result { return n }
         return 0
     }
@@ -126,7 +101,7 @@ final class TestClient {
         while sent < bytes.count {
             let n = try writeOnce(bytes[sent...])
             sent += n
-            if n == 0 { try Self.waitFor(fd: socket.descriptor, events: Int16(POLLOUT), until: deadline, what: "send") }
+            if n == 0 { try Self.waitFor(fd: descriptor, events: Int16(POLLOUT), until: deadline, what: "send") }
         }
     }
 
@@ -150,14 +125,14 @@ final class TestClient {
     /// Ends our direction: TCP FIN (for TLS without close_notify, the way nc-style clients
     /// just stop), or a TLS close_notify.
     func shutdownWrite(closeNotify: Bool = false) throws {
-        if closeNotify, let session {
-            _ = try session.shutdown()
-        } else {
-            try socket.shutdownWrite()
+        if closeNotify {
+            _ = try transport.shutdownOutput()
+        } else if Glibc.shutdown(descriptor, CInt(SHUT_WR)) != 0 {
+            throw SystemCallError(call: "shutdown", errno: errno)
         }
     }
 
-    func close() { socket.close() }
+    func close() { transport.close() }
 
     // MARK: - Waiting
 

@@ -32,8 +32,7 @@ final class BenchClient: EventHandler {
     enum State { case connecting, handshaking, running, done }
 
     private unowned let loop: EventLoop
-    private let socket: Socket
-    private let session: TLSSession?
+    private let transport: any Transport
     private let workload: BenchWorkload
     private let tally: BenchTally
     private let onDone: (BenchClient) -> Void
@@ -52,9 +51,9 @@ final class BenchClient: EventHandler {
         self.loop = loop
         let socket = try Socket.connect(to: address)
         socket.setNoDelay()
-        self.socket = socket
         fd = socket.descriptor
-        session = try context.map { try TLSSession(context: $0, fd: socket.descriptor, serverName: "localhost") }
+        transport = try context.map { try TLSTransport(socket: socket, context: $0, serverName: "localhost") }
+            ?? PlainTransport(socket: socket)
         self.workload = workload
         self.tally = tally
         self.onDone = onDone
@@ -71,12 +70,8 @@ final class BenchClient: EventHandler {
                 state = .handshaking
             }
             if state == .handshaking {
-                if let session {
-                    switch try session.handshake() {
-                    case .wouldBlock(let interest): return wait(interest)
-                    case .done: break
-                    }
-                }
+                // A plain transport is done at once; TLS may need several readiness events.
+                if case .wouldBlock(let interest) = try transport.handshake() { return wait(interest) }
                 tally.handshakes += 1
                 state = .running
                 if case .handshake = workload { return finish() }
@@ -99,7 +94,7 @@ final class BenchClient: EventHandler {
             // Read (and drop) what the server sends after the handshake, such as TLS 1.3
             // session tickets, so that readability does not keep waking us.
             while true {
-                switch try read(into: loop.readBuffer) {
+                switch try transport.read(into: loop.readBuffer) {
                 case .bytes: continue
                 case .wouldBlock(let interest): return interest
                 case .endOfStream: throw BenchError("the server closed a held connection")
@@ -115,14 +110,14 @@ final class BenchClient: EventHandler {
     private func pingpong(_ message: [UInt8]) throws -> Interest? {
         while true {
             while sent < message.count {
-                switch try write(message.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[sent...]) }) {
+                switch try transport.write(message.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[sent...]) }) {
                 case .bytes(let n): sent += n
                 case .wouldBlock(let interest): return interest
                 case .endOfStream: throw BenchError("server closed while we were sending")
                 }
             }
             let buffer = loop.readBuffer
-            switch try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(message.count - received)])) {
+            switch try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(message.count - received)])) {
             case .bytes(let n):
                 let matches = message.withUnsafeBytes { expected in
                     memcmp(expected.baseAddress! + received, buffer.baseAddress!, n) == 0
@@ -152,14 +147,14 @@ final class BenchClient: EventHandler {
             if sent < total {
                 let phase = sent % Self.floodLine
                 let count = min(Self.floodChunk, total - sent)
-                switch try pattern.withUnsafeBytes({ try write(UnsafeRawBufferPointer(rebasing: $0[phase..<(phase + count)])) }) {
+                switch try pattern.withUnsafeBytes({ try transport.write(UnsafeRawBufferPointer(rebasing: $0[phase..<(phase + count)])) }) {
                 case .bytes(let n): sent += n; progressed = true
                 case .wouldBlock, .endOfStream: break
                 }
             }
             let buffer = loop.readBuffer
             let want = min(buffer.count, Self.floodChunk)
-            switch try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])) {
+            switch try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])) {
             case .bytes(let n):
                 let phase = received % Self.floodLine
                 let same = pattern.withUnsafeBytes { memcmp($0.baseAddress! + phase, buffer.baseAddress!, n) == 0 }
@@ -188,24 +183,7 @@ final class BenchClient: EventHandler {
         return column == floodLine - 1 ? UInt8(ascii: "\n") : UInt8(truncatingIfNeeded: 33 + (column &* 7) % 90)
     }
 
-    // MARK: - I/O
-
-    private func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
-        if let session { return try session.read(into: buffer) }
-        switch try socket.read(into: buffer) {
-        case .done(0): return .endOfStream
-        case .done(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock(.readable)
-        }
-    }
-
-    private func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
-        if let session { return try session.write(bytes) }
-        switch try socket.write(bytes) {
-        case .done(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock(.writable)
-        }
-    }
+    // MARK: - Registration
 
     private func wait(_ interest: Interest) {
         try? loop.setInterest(interest, fd: fd, token: token)
@@ -220,8 +198,8 @@ final class BenchClient: EventHandler {
         guard state != .done else { return }
         state = .done
         loop.deregister(fd: fd, token: token)
-        if let session, !session.isFatal { _ = try? session.shutdown() }
-        socket.close()
+        _ = try? transport.shutdownOutput()  // close_notify for TLS (skipped after a fatal error)
+        transport.close()
         onDone(self)
     }
 }

@@ -5,9 +5,10 @@ final class TLSTransport: Transport {
     private let socket: Socket
     private let session: TLSSession
 
-    init(socket: Socket, context: TLSContext) throws {
+    /// `serverName` is sent as SNI when the context is a client's.
+    init(socket: Socket, context: TLSContext, serverName: String? = nil) throws {
         self.socket = socket
-        self.session = try TLSSession(context: context, fd: socket.descriptor)
+        self.session = try TLSSession(context: context, fd: socket.descriptor, serverName: serverName)
     }
 
     var name: String { "tls" }
