@@ -85,6 +85,7 @@ for name in $servers; do
         "$bench" pingpong --port "$port" --connections 10 --size 16384 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong16k /"
         "$bench" handshake --port "$port" --connections 8 --duration "$duration" --pid "$pid" --json | sed "s/^/$name handshake /"
         "$bench" flood --port "$port" --bytes $((256 << 20)) --pid "$pid" --json | sed "s/^/$name flood /"
+        "$bench" flood --port "$port" --bytes $((64 << 20)) --no-read --pid "$pid" --json | sed "s/^/$name noread /"
     } >>"$work/results.txt" || echo "$name: a workload failed (see above)" >&2
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -106,6 +107,7 @@ columns = [
     ("1 conn flood MB/s", "flood", lambda r: r["megabytesPerSecond"], True),
     ("flood MB per server CPU-s", "flood", lambda r: 1e6 / r["serverCPUMicrosecondsPerOperation"] if r.get("serverCPUMicrosecondsPerOperation") else None, True),
     ("KiB per idle TLS conn (5 000)", "hold", lambda r: r.get("serverKiBPerConnection"), False),
+    ("RSS peak growth KiB, client writing 64 MiB unread", "noread", lambda r: r.get("serverPeakGrowthKiB"), False),
 ]
 def value(name, key, get):
     r = rows.get(name, {}).get(key)

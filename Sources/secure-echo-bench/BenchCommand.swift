@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The server's process id, to report its CPU per operation and memory per held connection.")
     var pid: Int32?
 
+    @Flag(help: "flood: write without reading until the server stops taking bytes (backpressure), then read it all back.")
+    var noRead = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -50,6 +53,7 @@ struct BenchCommand: ParsableCommand {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         guard bytes >= 1 else { throw ValidationError("--bytes must be positive") }
         if mode == .handshake && plain { throw ValidationError("handshake mode needs TLS (drop --plain)") }
+        if noRead && mode != .flood { throw ValidationError("--no-read applies to flood only") }
         if mode == .hold && connections < 1 { throw ValidationError("hold needs --connections") }
     }
 
@@ -64,6 +68,7 @@ struct BenchCommand: ParsableCommand {
         options.duration = duration
         options.bytes = bytes
         options.serverPID = pid
+        options.noRead = noRead
         let result = try BenchRunner.run(options)
         if json {
             let encoder = JSONEncoder()
@@ -93,6 +98,10 @@ struct BenchCommand: ParsableCommand {
             rows += [("handshakes/s", f(r.handshakesPerSecond, 0))]
         case .flood:
             rows += [("MB/s echoed", f(r.megabytesPerSecond))]
+            if let accepted = r.bytesAcceptedWithoutReading {
+                rows.append(("bytes taken before the server stopped reading", "\(accepted)"))
+            }
+            if let peak = r.serverPeakGrowthKiB { rows.append(("server RSS growth, peak KiB", "\(peak)")) }
         case .hold:
             rows += [("server KiB per connection", f(r.serverKiBPerConnection))]
         }

@@ -30,6 +30,11 @@ struct BenchToolTests {
         #expect(handshakes.status == 0)
         #expect((handshakes.json["handshakesPerSecond"] as? Double ?? 0) > 0)
 
+        let unread = try runBench(["flood", "--port", "\(server.tlsPort)", "--bytes", "16000000", "--no-read", "--pid", "\(server.pid)"])
+        #expect(unread.status == 0)
+        #expect((unread.json["bytesAcceptedWithoutReading"] as? Int ?? 0) > 0)
+        #expect((unread.json["serverPeakGrowthKiB"] as? Int ?? Int.max) < 4096)
+
         let flood = try runBench(["flood", "--port", "\(server.tlsPort)", "--bytes", "4000000"])
         #expect(flood.status == 0)
         #expect(flood.json["mismatches"] as? Int == 0)

@@ -11,8 +11,9 @@ enum BenchWorkload {
     case pingpong(message: [UInt8])
     /// Complete a full handshake, then close (a new connection replaces it).
     case handshake
-    /// Send `total` pattern bytes while reading the echo; verify every byte.
-    case flood(total: Int)
+    /// Send `total` pattern bytes while reading the echo; verify every byte. With `noRead`, send
+    /// without reading until the server stops taking bytes, then read everything back.
+    case flood(total: Int, noRead: Bool)
     /// Connect, handshake, then stay idle until told to stop.
     case hold
 }
@@ -45,6 +46,11 @@ final class BenchClient: EventHandler {
     private var sent = 0
     private var received = 0
     private var sentAt: UInt64 = 0
+    /// Flood --no-read: false until the runner decides the server has stopped taking bytes.
+    private(set) var reading = true
+    /// When a write last made progress (monotonic ns).
+    private(set) var lastWrite: UInt64 = 0
+    var bytesSent: Int { sent }
 
     init(loop: EventLoop, address: SocketAddress, context: TLSContext?, workload: BenchWorkload,
          tally: BenchTally, onDone: @escaping (BenchClient) -> Void) throws {
@@ -55,6 +61,7 @@ final class BenchClient: EventHandler {
         transport = try context.map { try TLSTransport(socket: socket, context: $0, serverName: "localhost") }
             ?? PlainTransport(socket: socket)
         self.workload = workload
+        if case .flood(_, true) = workload { reading = false }
         self.tally = tally
         self.onDone = onDone
         token = try loop.register(self, fd: fd, interest: .writable)
@@ -102,7 +109,7 @@ final class BenchClient: EventHandler {
             }
         case .pingpong(let message):
             return try pingpong(message)
-        case .flood(let total):
+        case .flood(let total, _):
             return try flood(total)
         }
     }
@@ -148,10 +155,12 @@ final class BenchClient: EventHandler {
                 let phase = sent % Self.floodLine
                 let count = min(Self.floodChunk, total - sent)
                 switch try pattern.withUnsafeBytes({ try transport.write(UnsafeRawBufferPointer(rebasing: $0[phase..<(phase + count)])) }) {
-                case .bytes(let n): sent += n; progressed = true
+                case .bytes(let n): sent += n; progressed = true; lastWrite = MonotonicClock.now()
+                case .wouldBlock(let interest) where !reading: return interest
                 case .wouldBlock, .endOfStream: break
                 }
             }
+            guard reading else { continue }
             let buffer = loop.readBuffer
             let want = min(buffer.count, Self.floodChunk)
             switch try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])) {
@@ -187,6 +196,13 @@ final class BenchClient: EventHandler {
 
     private func wait(_ interest: Interest) {
         try? loop.setInterest(interest, fd: fd, token: token)
+    }
+
+    /// Flood --no-read: the server has stopped taking bytes; read the echo from now on.
+    func startReading() {
+        guard !reading else { return }
+        reading = true
+        handle([])
     }
 
     /// Ends the connection without counting it.

@@ -27,6 +27,8 @@ public struct BenchOptions: Sendable {
     public var bytes = 64 << 20
     /// The server's process id: its CPU time and memory (with its children's) are reported.
     public var serverPID: Int32?
+    /// Flood: write without reading until the server stops taking bytes, then read.
+    public var noRead = false
     public init() {}
 }
 
@@ -48,6 +50,10 @@ public struct BenchResult: Sendable, Codable {
     public var serverCPUMicrosecondsPerOperation: Double?
     /// Server resident memory growth per held connection (hold), when its pid was given.
     public var serverKiBPerConnection: Double?
+    /// Flood --no-read: how far the server's memory grew at most, and how many bytes it took
+    /// before it stopped reading.
+    public var serverPeakGrowthKiB: Int?
+    public var bytesAcceptedWithoutReading: Int?
 }
 
 public enum BenchRunner {
@@ -86,12 +92,14 @@ public enum BenchRunner {
             count = options.connections
         case .flood:
             let lines = (options.bytes + BenchClient.floodLine - 1) / BenchClient.floodLine
-            workload = .flood(total: lines * BenchClient.floodLine)
+            workload = .flood(total: lines * BenchClient.floodLine, noRead: options.noRead)
             count = 1
         }
         let cpuBefore = options.serverPID.map(ProcessStats.cpuSeconds(ofTree:))
         let rssBefore = options.serverPID.map(ProcessStats.residentKiB(ofTree:))
         var rssHeld: Int?
+        var rssPeak = rssBefore ?? 0
+        var acceptedWithoutReading: Int?
         // Hold opens its connections a few at a time: the server's memory then shows the cost
         // of idle connections, not the peak of thousands of simultaneous handshakes.
         var launched = 0
@@ -116,6 +124,15 @@ public enum BenchRunner {
                 for _ in 0..<10 { try loop.runOnce(maximumWaitMilliseconds: 50) }
                 rssHeld = options.serverPID.map(ProcessStats.residentKiB(ofTree:)) ?? 0
                 start = MonotonicClock.now()
+            }
+            if options.noRead, let client = active.values.first, !client.reading {
+                rssPeak = max(rssPeak, options.serverPID.map(ProcessStats.residentKiB(ofTree:)) ?? 0)
+                // A second without progress: the server has stopped reading us. Now read.
+                if client.lastWrite > 0 && MonotonicClock.now() - client.lastWrite > 1_000_000_000 {
+                    acceptedWithoutReading = client.bytesSent
+                    client.startReading()
+                }
+                continue
             }
             let elapsed = MonotonicClock.now() - start
             if options.mode == .handshake && !stopping {
@@ -161,6 +178,8 @@ public enum BenchRunner {
                 }
                 return operations > 0 ? cpu * 1e6 / operations : nil
             },
-            serverKiBPerConnection: rssHeld.flatMap { held in rssBefore.map { Double(held - $0) / Double(count) } })
+            serverKiBPerConnection: rssHeld.flatMap { held in rssBefore.map { Double(held - $0) / Double(count) } },
+            serverPeakGrowthKiB: options.noRead ? rssBefore.map { rssPeak - $0 } : nil,
+            bytesAcceptedWithoutReading: acceptedWithoutReading)
     }
 }
