@@ -91,6 +91,7 @@ for name in $servers; do
     wait "$pid" 2>/dev/null || true
 done
 
+cp "$work/results.txt" "$results/latest.jsonl.txt"   # one JSON result per line, prefixed by server and workload
 python3 - "$work/results.txt" "$results/latest.md" "$duration" <<'PYTHON'
 import json, sys, platform, os, datetime, subprocess
 rows = {}
@@ -136,9 +137,13 @@ if "secure-echo" in rows and peers:
         if ours is None or not theirs:
             cells.append("–"); continue
         best = max(theirs) if higher else min(theirs)
-        cells.append(f"{ours / best:.2f}×" if higher else f"{best / ours:.2f}× (lower is better)")
+        if higher:
+            cells.append(f"{ours / best:.2f}×")
+        else:
+            cells.append("best (lower is better)" if ours == 0 else f"{best / ours:.2f}× (lower is better)")
     out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
-out.append("\nEvery echoed byte is verified; a run with a mismatch or failure shows –.")
+out.append("\nRatios: above 1 means secure-echo is better (for lower-is-better columns, best peer ÷ secure-echo). "
+           "Every echoed byte is verified; a run with a mismatch or failure shows –.")
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
