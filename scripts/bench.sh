@@ -4,7 +4,9 @@
 # a Markdown table with ratios to the best peer to bench/results/latest.md.
 #
 #   scripts/bench.sh                      # every server found or buildable here
-#   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 scripts/bench.sh
+#   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
+#
+# With BENCH_RUNS=N every timed workload runs N times and the table keeps each column's best.
 #
 # Servers: secure-echo; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
 # node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
@@ -13,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration="${BENCH_DURATION:-5}"
+runs="${BENCH_RUNS:-1}"
 servers="${BENCH_SERVERS:-secure-echo nio node python socat}"
 results=bench/results
 mkdir -p "$results"
@@ -80,11 +83,13 @@ for name in $servers; do
         # First, on the fresh server: growth per held connection, before other workloads have
         # grown the heap (memory they free would be reused and hide the real cost).
         "$bench" hold --port "$port" --connections 5000 --duration 2 --pid "$pid" --json | sed "s/^/$name hold /"
-        "$bench" pingpong --port "$port" --connections 1 --size 64 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong1 /"
-        "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong100 /"
-        "$bench" pingpong --port "$port" --connections 10 --size 16384 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong16k /"
-        "$bench" handshake --port "$port" --connections 8 --duration "$duration" --pid "$pid" --json | sed "s/^/$name handshake /"
-        "$bench" flood --port "$port" --bytes $((256 << 20)) --pid "$pid" --json | sed "s/^/$name flood /"
+        for _ in $(seq 1 "$runs"); do
+            "$bench" pingpong --port "$port" --connections 1 --size 64 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong1 /"
+            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong100 /"
+            "$bench" pingpong --port "$port" --connections 10 --size 16384 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong16k /"
+            "$bench" handshake --port "$port" --connections 8 --duration "$duration" --pid "$pid" --json | sed "s/^/$name handshake /"
+            "$bench" flood --port "$port" --bytes $((256 << 20)) --pid "$pid" --json | sed "s/^/$name flood /"
+        done
         "$bench" flood --port "$port" --bytes $((64 << 20)) --no-read --pid "$pid" --json | sed "s/^/$name noread /"
     } >>"$work/results.txt" || echo "$name: a workload failed (see above)" >&2
     kill "$pid" 2>/dev/null || true
@@ -92,12 +97,12 @@ for name in $servers; do
 done
 
 cp "$work/results.txt" "$results/latest.jsonl.txt"   # one JSON result per line, prefixed by server and workload
-python3 - "$work/results.txt" "$results/latest.md" "$duration" <<'PYTHON'
+python3 - "$work/results.txt" "$results/latest.md" "$duration" "$runs" <<'PYTHON'
 import json, sys, platform, os, datetime, subprocess
 rows = {}
 for line in open(sys.argv[1]):
     name, workload, payload = line.split(" ", 2)
-    rows.setdefault(name, {})[workload] = json.loads(payload)
+    rows.setdefault(name, {}).setdefault(workload, []).append(json.loads(payload))
 columns = [
     ("1 conn × 64 B msg/s", "pingpong1", lambda r: r["messagesPerSecond"], True),
     ("100 conns × 1 KiB msg/s", "pingpong100", lambda r: r["messagesPerSecond"], True),
@@ -110,30 +115,32 @@ columns = [
     ("KiB per idle TLS conn (5 000)", "hold", lambda r: r.get("serverKiBPerConnection"), False),
     ("RSS peak growth KiB, client writing 64 MiB unread", "noread", lambda r: r.get("serverPeakGrowthKiB"), False),
 ]
-def value(name, key, get):
-    r = rows.get(name, {}).get(key)
-    if not r or r.get("mismatches") or r.get("failures"):
+def value(name, key, get, higher=True):
+    """The column's best over the runs; None when every run failed or mismatched."""
+    values = [get(r) for r in rows.get(name, {}).get(key, []) if not r.get("mismatches") and not r.get("failures")]
+    values = [v for v in values if v is not None]
+    if not values:
         return None
-    return get(r)
+    return max(values) if higher else min(values)
 names = list(rows)
 peers = [n for n in names if n != "secure-echo"]
 out = []
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 out.append(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
            f"{subprocess.run(['openssl','version'],capture_output=True,text=True).stdout.strip()}; "
-           f"{datetime.date.today()}; {sys.argv[3]} s per timed workload; load generator on the same machine.\n")
+           f"{datetime.date.today()}; {sys.argv[3]} s per timed workload, best of {sys.argv[4]} run(s); load generator on the same machine.\n")
 out.append("| server | " + " | ".join(c[0] for c in columns) + " |")
 out.append("|---|" + "---|" * len(columns))
 def fmt(v):
     if v is None: return "–"
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
 for n in names:
-    out.append(f"| {n} | " + " | ".join(fmt(value(n, c[1], c[2])) for c in columns) + " |")
+    out.append(f"| {n} | " + " | ".join(fmt(value(n, c[1], c[2], c[3])) for c in columns) + " |")
 if "secure-echo" in rows and peers:
     cells = []
     for title, key, get, higher in columns:
-        ours = value("secure-echo", key, get)
-        theirs = [v for v in (value(p, key, get) for p in peers) if v is not None]
+        ours = value("secure-echo", key, get, higher)
+        theirs = [v for v in (value(p, key, get, higher) for p in peers) if v is not None]
         if ours is None or not theirs:
             cells.append("–"); continue
         best = max(theirs) if higher else min(theirs)
