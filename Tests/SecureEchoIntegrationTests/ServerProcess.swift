@@ -2,6 +2,7 @@
 // captures its log, reads its memory from /proc, and stops it.
 import Foundation
 import Glibc
+@testable import SecureEcho
 
 /// Where `swift build` put the executable: beside the test bundle.
 func secureEchoBinary() -> String {
@@ -41,24 +42,11 @@ final class ServerProcess {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// The server's resident memory in KiB, from /proc/PID/status.
-    func residentKiB() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-        }
-        return 0
-    }
+    /// The server's resident memory in KiB, from /proc (the library's own reader).
+    func residentKiB() -> Int { ProcessStats.residentKiB(ofTree: pid) }
 
-    /// utime + stime of the server, in clock ticks, from /proc/PID/stat.
-    func cpuTicks() -> Int {
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-        guard let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
-        return user + system
-    }
+    /// CPU seconds the server has used, from /proc.
+    func cpuSeconds() -> Double { ProcessStats.cpuSeconds(ofTree: pid) }
 
     /// Waits until the log contains `text` (the server logs after it acts, so poll briefly).
     func waitForLog(_ text: String, timeout: Double = 10) -> Bool {

@@ -67,7 +67,9 @@ public final class EchoServer {
             }
         }
         if let port = configuration.plainPort {
-            plainAddresses = try listenOnEveryHost(port: port, name: "plain", policy: policy) { socket in
+            // Plain TCP can tell a refused client why; TLS cannot before a handshake.
+            plainAddresses = try listenOnEveryHost(port: port, name: "plain", policy: policy,
+                                                   refusalMessage: Array("ERROR server busy\r\n".utf8)) { socket in
                 PlainTransport(socket: socket)
             }
         }
@@ -155,14 +157,15 @@ public final class EchoServer {
 
     /// For each host, one listener per loop, all on the same port (the OS's choice for the
     /// first when 0). With several loops the sockets share the port through SO_REUSEPORT.
-    private func listenOnEveryHost(port: UInt16, name: String, policy: EchoPolicy,
+    private func listenOnEveryHost(port: UInt16, name: String, policy: EchoPolicy, refusalMessage: [UInt8]? = nil,
                                    transport: @escaping Listener.TransportFactory) throws -> [SocketAddress] {
         var port = port
         var addresses: [SocketAddress] = []
         for host in configuration.hosts {
             var bound: SocketAddress?
             for worker in workers {
-                let listener = try listen(host: host, port: port, name: name, policy: policy, on: worker, transport: transport)
+                let listener = try listen(host: host, port: port, name: name, policy: policy, on: worker,
+                                          refusalMessage: refusalMessage, transport: transport)
                 if port == 0 { port = listener.address.port }
                 bound = bound ?? listener.address
             }
@@ -172,7 +175,7 @@ public final class EchoServer {
     }
 
     private func listen(host: String, port: UInt16, name: String, policy: EchoPolicy, on worker: LoopWorker,
-                        transport: @escaping Listener.TransportFactory) throws -> Listener {
+                        refusalMessage: [UInt8]?, transport: @escaping Listener.TransportFactory) throws -> Listener {
         let address = try SocketAddress.resolve(host: host, port: port)
         // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
         let dualStack = configuration.hosts.count == 1 && address.isIPv6Wildcard
@@ -187,7 +190,9 @@ public final class EchoServer {
             throw ListenError(address: address, name: name, cause: error)
         }
         let listener = try Listener(loop: worker.loop, socket: socket, name: name, policy: policy,
-                                    maxConnections: configuration.maxConnections, makeTransport: transport)
+                                    maxConnections: configuration.maxConnections,
+                                    refusalMessage: refusalMessage,
+                                    makeTransport: transport)
         worker.add(listener)
         return listener
     }

@@ -21,6 +21,8 @@ final class Listener: EventHandler {
     private var spareDescriptor: CInt = -1
     private var lastFullTableLog: UInt64 = 0
     private let maxConnections: Int
+    /// Written to a client refused past --max-connections (plain TCP can say why; TLS cannot).
+    private let refusalMessage: [UInt8]?
     private var lastBusyLog: UInt64 = 0
     private var refusedSinceLog = 0
 
@@ -28,9 +30,10 @@ final class Listener: EventHandler {
     static let acceptsPerEvent = 64
 
     init(loop: EventLoop, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
-         makeTransport: @escaping TransportFactory) throws(SystemCallError) {
+         refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory) throws(SystemCallError) {
         self.loop = loop
         self.maxConnections = maxConnections
+        self.refusalMessage = refusalMessage
         self.socket = socket
         self.name = name
         self.policy = policy
@@ -80,10 +83,10 @@ final class Listener: EventHandler {
     }
 
     /// Past --max-connections: accept and close at once, so the client learns now instead of
-    /// waiting in the backlog. The plain port says why; TLS cannot before a handshake.
+    /// waiting in the backlog.
     private func refuse(_ client: Socket, peer: SocketAddress) {
-        if name == "plain" {
-            _ = try? Array("ERROR server busy\r\n".utf8).withUnsafeBytes { try client.write($0) }
+        if let refusalMessage {
+            _ = try? refusalMessage.withUnsafeBytes { try client.write($0) }
         }
         client.close()
         refusedSinceLog += 1

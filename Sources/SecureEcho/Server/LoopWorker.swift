@@ -20,7 +20,7 @@ final class LoopWorker {
         let waker = Waker(descriptor: wakeup)
         waker.token = try loop.register(waker, fd: wakeup.descriptor, interest: .readable)
         waker.onWake = { [unowned self] in self.checkRequests() }
-        waker.onGraceExpired = { [unowned self] in self.loop.shared.cutRequested.store(true, ordering: .relaxed); self.cutRemaining() }
+        waker.onGraceExpired = { [unowned self] in self.cutRemaining() }
         self.waker = waker
     }
 
