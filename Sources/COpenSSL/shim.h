@@ -42,6 +42,9 @@ static inline long COpenSSL_SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx,
 static inline long COpenSSL_SSL_CTX_set_tlsext_servername_arg(SSL_CTX *ctx, void *arg) {
     return SSL_CTX_set_tlsext_servername_arg(ctx, arg);
 }
+static inline long COpenSSL_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
+    return SSL_CTX_set_read_ahead(ctx, yes);
+}
 static inline void COpenSSL_OPENSSL_free(void *pointer) {
     OPENSSL_free(pointer);
 }

@@ -149,6 +149,7 @@ public final class TLSContext: @unchecked Sendable {
     private static func applyNonBlockingModes(_ ctx: OpaquePointer) {
         _ = COpenSSL_SSL_CTX_set_mode(ctx,
             Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        _ = COpenSSL_SSL_CTX_set_read_ahead(ctx, 1)
     }
 
     static func checkReadable(_ path: String) throws(TLSContextError) {

@@ -42,7 +42,8 @@ final class TLSSession {
     /// A session on a socket that is already non-blocking.
     convenience init(context: TLSContext, fd: CInt, serverName: String? = nil) throws(OpenSSLError) {
         try self.init(context: context)
-        guard SSL_set_fd(ssl, fd) == 1 else { throw .drain("SSL_set_fd") }
+        let bio = try SocketBIO.make(fd: fd)
+        SSL_set_bio(ssl, bio, bio)  // one reference, taken by the SSL for both directions
         if let serverName, !context.isServer { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
     }
 
@@ -120,7 +121,7 @@ final class TLSSession {
     }
 
     /// Decrypted bytes already inside OpenSSL: they will never wake the poller.
-    var hasBufferedInput: Bool { SSL_pending(ssl) > 0 }
+    var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
 
     /// How far a handshake got, for the log line of one that failed or timed out:
     /// "SSLv3/TLS read client hello after 50 bytes".
