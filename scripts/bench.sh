@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks secure-echo side by side with the TLS echo servers people use instead, all driven
 # by the same load generator (secure-echo-bench, release build) on OS-chosen ports, and writes
-# a Markdown table with ratios to the best peer to bench/results/latest.md.
+# a Markdown table with ratios to the best peer to bench/results/latest.md, a chart of the same
+# figures to bench/results/latest.svg (gnuplot), and libssl's own floor (secure-echo-bench floor).
 #
 #   scripts/bench.sh                      # every server found or buildable here
 #   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
@@ -10,7 +11,8 @@
 #
 # Servers: secure-echo; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
 # node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
-# installed with apt-get when missing. Every server gets the same ECDSA P-256 certificate.
+# installed with apt-get when missing, and gnuplot for the chart. Every server gets the same
+# ECDSA P-256 certificate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 need=()
 [[ " $servers " == *" socat "* ]] && ! command -v socat >/dev/null && need+=(socat)
 [[ " $servers " == *" node "* ]] && ! command -v node >/dev/null && need+=(nodejs)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 if ((${#need[@]})); then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get install -y --no-install-recommends "${need[@]}" >/dev/null || true
@@ -76,12 +79,22 @@ run_server() {
     esac
 }
 
+# libssl alone, in-process: the floor under every OpenSSL-based server here.
+echo "== libssl floor" >&2
+"$bench" floor --duration "$duration" --connections 2000 --json | sed "s/^/libssl floor /" >>"$work/results.txt"
+
+stop_server() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+
 for name in $servers; do
+    # The memory workloads each get a fresh server: memory that earlier workloads grew and freed
+    # would be reused and hide the real cost.
     if ! run_server "$name"; then echo "skipping $name" >&2; continue; fi
     echo "== $name (pid $pid, port $port)" >&2
+    "$bench" flood --port "$port" --bytes $((64 << 20)) --no-read --pid "$pid" --json | sed "s/^/$name noread /" >>"$work/results.txt" \
+        || echo "$name: the backpressure workload failed" >&2
+    stop_server
+    run_server "$name" || continue
     {
-        # First, on the fresh server: growth per held connection, before other workloads have
-        # grown the heap (memory they free would be reused and hide the real cost).
         "$bench" hold --port "$port" --connections 5000 --duration 2 --pid "$pid" --json | sed "s/^/$name hold /"
         for _ in $(seq 1 "$runs"); do
             "$bench" pingpong --port "$port" --connections 1 --size 64 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pingpong1 /"
@@ -90,18 +103,20 @@ for name in $servers; do
             "$bench" handshake --port "$port" --connections 8 --duration "$duration" --pid "$pid" --json | sed "s/^/$name handshake /"
             "$bench" flood --port "$port" --bytes $((256 << 20)) --pid "$pid" --json | sed "s/^/$name flood /"
         done
-        "$bench" flood --port "$port" --bytes $((64 << 20)) --no-read --pid "$pid" --json | sed "s/^/$name noread /"
     } >>"$work/results.txt" || echo "$name: a workload failed (see above)" >&2
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_server
 done
 
 cp "$work/results.txt" "$results/latest.jsonl.txt"   # one JSON result per line, prefixed by server and workload
-python3 - "$work/results.txt" "$results/latest.md" "$duration" "$runs" <<'PYTHON'
+python3 - "$work/results.txt" "$results/latest.md" "$duration" "$runs" "$work/chart.dat" <<'PYTHON'
 import json, sys, platform, os, datetime, subprocess
 rows = {}
+floor = None
 for line in open(sys.argv[1]):
     name, workload, payload = line.split(" ", 2)
+    if name == "libssl":
+        floor = json.loads(payload)
+        continue
     rows.setdefault(name, {}).setdefault(workload, []).append(json.loads(payload))
 columns = [
     ("1 conn × 64 B msg/s", "pingpong1", lambda r: r["messagesPerSecond"], True),
@@ -151,8 +166,55 @@ if "secure-echo" in rows and peers:
     out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
 out.append("\nRatios: above 1 means secure-echo is better (for lower-is-better columns, best peer ÷ secure-echo). "
            "Every echoed byte is verified; a run with a mismatch or failure shows –.")
+if floor and not floor.get("failures"):
+    ours_hs = value("secure-echo", "handshake", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False)
+    ours_kib = value("secure-echo", "hold", lambda r: r.get("serverKiBPerConnection"), False)
+    line = (f"\nlibssl alone, in-process (`secure-echo-bench floor`, {floor['negotiated']}): "
+            f"{floor['serverMicrosecondsPerHandshake']:.0f} µs of server CPU per full handshake over a BIO pair, "
+            f"{floor['heapKiBPerIdleSession']:.1f} KiB of heap per idle server SSL.")
+    if ours_hs is not None and ours_kib is not None:
+        line += (f" secure-echo adds {ours_hs - floor['serverMicrosecondsPerHandshake']:.0f} µs per handshake "
+                 f"(TCP accept and teardown, system calls, the event loop) and "
+                 f"{ours_kib - floor['heapKiBPerIdleSession']:.1f} KiB per idle connection.")
+    out.append(line)
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
+
+# Chart data: per workload, each server's figure relative to the best (1 = best).
+with open(sys.argv[5], "w") as chart:
+    chart.write("workload " + " ".join(f'"{n}"' for n in names) + "\n")
+    for title, key, get, higher in columns:
+        values = [value(n, key, get, higher) for n in names]
+        known = [v for v in values if v is not None]
+        if not known:
+            continue
+        best = max(known) if higher else min(known)
+        def relative(v):
+            if v is None: return "NaN"
+            if higher: return f"{v / best:.3f}" if best else "NaN"
+            return f"{best / v:.3f}" if v else "1"
+        chart.write(f'"{title}" ' + " ".join(relative(v) for v in values) + "\n")
 PYTHON
 echo "written to $results/latest.md" >&2
+
+if command -v gnuplot >/dev/null; then
+    columns=$(($(head -n1 "$work/chart.dat" | wc -w)))
+    gnuplot <<GNUPLOT
+set terminal svg size 1200,560 dynamic font "sans,12"
+set output "$results/latest.svg"
+set title "TLS echo servers on this machine, relative to the best in each workload (higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set yrange [0:1.15]
+set ylabel "fraction of the best server's figure"
+set grid ytics
+set key top center horizontal
+set xtics rotate by -30 scale 0 font "sans,10"
+set bmargin 9
+plot for [i=2:$columns] "$work/chart.dat" using i:xtic(1) title columnheader(i)
+GNUPLOT
+    echo "chart written to $results/latest.svg" >&2
+fi

@@ -11,22 +11,28 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Modes: pingpong (msg/s and latency), handshake (full TLS handshakes/s), flood (one connection, \
             bulk MB/s), hold (N idle connections; with --pid, the server's memory per connection). With \
-            --pid, server CPU per operation is reported too (the process and its children, for forking servers).
+            --pid, server CPU per operation is reported too (the process and its children, for forking servers). \
+            floor needs no server: it measures libssl's own cost in-process (server CPU per full handshake over \
+            a BIO pair for --duration seconds, heap per idle server SSL over --connections socket pairs).
             """)
 
-    @Argument(help: "pingpong, handshake, flood or hold.")
-    var mode: BenchMode
+    enum Mode: String, CaseIterable, ExpressibleByArgument {
+        case pingpong, handshake, flood, hold, floor
+    }
+
+    @Argument(help: "pingpong, handshake, flood, hold or floor.")
+    var mode: Mode
 
     @Option(help: "Server host.")
     var host = "127.0.0.1"
 
-    @Option(help: "Server port.")
-    var port: UInt16
+    @Option(help: "Server port (every mode but floor).")
+    var port: UInt16?
 
     @Flag(help: "Plain TCP instead of TLS.")
     var plain = false
 
-    @Option(help: "Connections (pingpong, hold) or handshakes in flight (handshake).")
+    @Option(help: "Connections (pingpong, hold), handshakes in flight (handshake) or idle sessions (floor).")
     var connections = 1
 
     @Option(help: "Line size in bytes for pingpong, newline included.")
@@ -54,15 +60,17 @@ struct BenchCommand: ParsableCommand {
         guard bytes >= 1 else { throw ValidationError("--bytes must be positive") }
         if mode == .handshake && plain { throw ValidationError("handshake mode needs TLS (drop --plain)") }
         if noRead && mode != .flood { throw ValidationError("--no-read applies to flood only") }
-        if mode == .hold && connections < 1 { throw ValidationError("hold needs --connections") }
+        if mode != .floor && port == nil { throw ValidationError("--port is required for \(mode.rawValue)") }
+        if mode == .floor && plain { throw ValidationError("floor measures TLS (drop --plain)") }
     }
 
     func run() throws {
+        guard let port, let benchMode = BenchMode(rawValue: mode.rawValue) else { return try runFloor() }
         var options = BenchOptions()
         options.host = host
         options.port = port
         options.tls = !plain
-        options.mode = mode
+        options.mode = benchMode
         options.connections = connections
         options.size = size
         options.duration = duration
@@ -81,6 +89,33 @@ struct BenchCommand: ParsableCommand {
         if result.mismatches > 0 || !result.failures.isEmpty {
             throw ExitCode.failure
         }
+    }
+
+    private func runFloor() throws {
+        let result = try FloorRunner.run(duration: duration, idleSessions: connections)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            let rows = [
+                ("mode", "floor: libssl in-process, \(result.negotiated)"),
+                ("full handshakes over a BIO pair", "\(result.handshakes)"),
+                ("server CPU µs per handshake", String(format: "%.1f", result.serverMicrosecondsPerHandshake)),
+                ("client CPU µs per handshake", String(format: "%.1f", result.clientMicrosecondsPerHandshake)),
+                ("idle server sessions held", "\(result.idleSessions)"),
+                ("heap KiB per idle server SSL", String(format: "%.1f", result.heapKiBPerIdleSession)),
+                ("failures", result.failures.isEmpty ? "0" : result.failures.joined(separator: "; ")),
+            ]
+            print(Self.format(rows))
+        }
+        fflush(nil)
+        if !result.failures.isEmpty { throw ExitCode.failure }
+    }
+
+    private static func format(_ rows: [(String, String)]) -> String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
 
     private func table(_ r: BenchResult) -> String {
@@ -104,15 +139,15 @@ struct BenchCommand: ParsableCommand {
             if let peak = r.serverPeakGrowthKiB { rows.append(("server RSS growth, peak KiB", "\(peak)")) }
         case .hold:
             rows += [("server KiB per connection", f(r.serverKiBPerConnection))]
+        case .floor:
+            break
         }
         if let cpu = r.serverCPUMicrosecondsPerOperation {
             let unit = mode == .flood ? "per MB" : mode == .handshake ? "per handshake" : "per message"
             rows.append(("server CPU µs \(unit)", f(cpu)))
         }
         rows += [("mismatched reads", "\(r.mismatches)"), ("failures", r.failures.isEmpty ? "0" : r.failures.joined(separator: "; "))]
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return Self.format(rows)
     }
 }
 
-extension BenchMode: ExpressibleByArgument {}

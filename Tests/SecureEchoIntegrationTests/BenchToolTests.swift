@@ -63,4 +63,23 @@ struct BenchToolTests {
         #expect((bad.json["mismatches"] as? Int ?? 0) > 0)
         _ = server.finish(timeout: 1)
     }
+
+    @Test("floor measures libssl alone: handshakes over BIO pairs and the heap of idle server sessions")
+    func floor() throws {
+        let floor = try runBench(["floor", "--duration", "0.5", "--connections", "200"])
+        #expect(floor.status == 0)
+        #expect((floor.json["handshakes"] as? Int ?? 0) > 0)
+        #expect((floor.json["negotiated"] as? String ?? "").hasPrefix("TLSv1.3/"))
+        // Sanity bounds, not timings: a full handshake takes tens of microseconds at least, and an
+        // idle server SSL with released buffers holds a few KiB, far less than its 16 KiB buffers.
+        let cpu = floor.json["serverMicrosecondsPerHandshake"] as? Double ?? 0
+        #expect(cpu > 10 && cpu < 1_000_000)
+        let kib = floor.json["heapKiBPerIdleSession"] as? Double ?? 0
+        #expect(kib > 1 && kib < 64)
+        #expect(floor.json["failures"] as? [String] == [])
+
+        let missingPort = try runCommand(benchBinary(), ["pingpong"], timeout: 10)
+        #expect(missingPort.status == 64)
+        #expect(missingPort.stderr.contains("--port"))
+    }
 }

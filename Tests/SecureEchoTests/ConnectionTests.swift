@@ -95,15 +95,15 @@ struct ConnectionTests {
     @Test("a write that would block is retried before any further read")
     func blockedWriteComesFirst() throws {
         let loop = try makeLoop()
-        let transport = ScriptedTransport(reads: [.data("one\n"), .data("two\n")])
+        let transport = ScriptedTransport(reads: [.data("one\n"), .wouldBlock(.readable), .data("two\n")])
         // The first write needs the socket to be readable (a TLS write can); the retry succeeds.
         transport.writeOutcomes = [.wouldBlock(.readable), nil, nil]
         let connection = makeConnection(loop, transport)
         try connection.start()
-        #expect(transport.log == ["read:one\n", "write:block"])
+        #expect(transport.log == ["read:one\n", "read:block", "write:block"])
         _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }  // wake it
         try loop.runOnce(maximumWaitMilliseconds: 2000)
-        #expect(Array(transport.log.prefix(4)) == ["read:one\n", "write:block", "write:4", "read:two\n"])
+        #expect(Array(transport.log.prefix(5)) == ["read:one\n", "read:block", "write:block", "write:4", "read:two\n"])
         #expect(transport.writtenText == "one\ntwo\n")
     }
 
@@ -120,6 +120,29 @@ struct ConnectionTests {
         #expect(transport.shutdownCalled)
         #expect(connection.state == .closed)
         #expect(loop.registeredCount == 0)
+    }
+
+    @Test("lines that arrive together are gathered and echoed in one write")
+    func gatheredReads() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("a\n"), .data("bb\n"), .data("ccc\n")])
+        let connection = makeConnection(loop, transport)
+        try connection.start()
+        #expect(transport.log == ["read:a\n", "read:bb\n", "read:ccc\n", "read:block", "write:9"])
+        #expect(transport.writtenText == "a\nbb\nccc\n")
+    }
+
+    @Test("a short unfinished line joins the lines completing it in one write")
+    func carriedTail() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("Ho"), .wouldBlock(.readable), .data("la\nMun"), .data("do\nx")])
+        let connection = makeConnection(loop, transport)
+        try connection.start()
+        #expect(transport.writtenText.isEmpty)
+        _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }  // wake it
+        try loop.runOnce(maximumWaitMilliseconds: 2000)
+        #expect(transport.log.filter { $0.hasPrefix("write") } == ["write:11"])
+        #expect(transport.writtenText == "Hola\nMundo\n")
     }
 
     @Test("a read that needs writability waits for writability")

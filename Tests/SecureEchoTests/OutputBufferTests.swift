@@ -29,6 +29,22 @@ struct OutputBufferTests {
         #expect(sendableText(buffer) == "llo world\n")
     }
 
+    @Test("held bytes move out to another buffer, leaving no storage behind")
+    func moveHeld() {
+        var buffer = OutputBuffer()
+        append(&buffer, "abc\nunfinished")
+        buffer.release(4)
+        buffer.consume(4)
+        let destination = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+        defer { destination.deallocate() }
+        let moved = buffer.moveHeld(to: destination)
+        #expect(moved == 10)
+        #expect(String(decoding: destination[0..<moved], as: UTF8.self) == "unfinished")
+        let (isEmpty, allocated) = (buffer.isEmpty, buffer.allocatedBytes)
+        #expect(isEmpty)
+        #expect(allocated == 0)
+    }
+
     @Test("an empty buffer owns no storage")
     func freesWhenEmpty() {
         var buffer = OutputBuffer()

@@ -69,6 +69,11 @@ final class Connection: EventHandler {
     /// Reads per pass before yielding to other connections (fairness); the connection is then
     /// served again before the loop sleeps.
     static let readBudget = 16
+    /// A read is only started with room for a whole TLS record's plaintext.
+    static let minimumReadRoom = 16 * 1024
+    /// Longest unfinished line moved to the read buffer's front; a longer one stays put, so a
+    /// peer dribbling bytes onto a long line costs an append per read, not a copy of the line.
+    static let maximumCarriedTail = 4 * 1024
 
     init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy) {
         self.loop = loop
@@ -214,22 +219,44 @@ final class Connection: EventHandler {
                 loop.servePending(fd: fd, token: token)
                 return .readable
             }
-            reads += 1
-            switch try transport.read(into: loop.readBuffer) {
-            case .bytes(let count):
-                bytesIn += count
+            // Gather what has arrived into the loop's buffer, then echo it in one pass: a TLS
+            // record per read would otherwise become a record (or two, around a line's end)
+            // and a send per read.
+            // A short unfinished line moves to the front of the read buffer, so the next
+            // lines join it there and go out in one write instead of being copied behind it.
+            var filled = 0
+            if output.sendableCount == 0, output.heldCount > 0, output.heldCount <= Self.maximumCarriedTail {
+                filled = output.moveHeld(to: loop.readBuffer)
+            }
+            let carried = filled
+            var blockedRead: Interest?
+            gathering: while reads < Self.readBudget, loop.readBuffer.count - filled >= Self.minimumReadRoom {
+                reads += 1
+                switch try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[filled...])) {
+                case .bytes(let count):
+                    filled += count
+                case .wouldBlock(let interest):
+                    blockedRead = interest
+                    break gathering
+                case .endOfStream:
+                    peerEnded = true
+                    break gathering
+                }
+            }
+            if filled > carried {
+                bytesIn += filled - carried
                 lastActivity = loop.now
                 lastInput = loop.now
-                if let blocked = try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count])) {
-                    return blocked
-                }
-            case .wouldBlock(let interest):
-                if transport.hasBufferedInput { loop.servePending(fd: fd, token: token) }
-                return interest
-            case .endOfStream:
-                peerEnded = true
+            }
+            let blockedWrite = filled > 0 ? try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<filled]), carried: carried) : nil
+            if peerEnded {
                 output.release(framer.finish())
                 state = .flushing
+            }
+            if let blockedWrite { return blockedWrite }
+            if let blockedRead, !peerEnded {
+                if transport.hasBufferedInput { loop.servePending(fd: fd, token: token) }
+                return blockedRead
             }
         }
     }
@@ -245,13 +272,15 @@ final class Connection: EventHandler {
         }
     }
 
-    /// New input in the loop's read buffer. When nothing is queued, the releasable prefix is
+    /// Input in the loop's read buffer: the first `carried` bytes are the held line moved out
+    /// of the output buffer, the rest are new. When nothing is queued, the releasable prefix is
     /// written straight from the read buffer; only what the socket refused, plus an unfinished
     /// line, is copied into the connection's own buffer.
-    private func echo(_ bytes: UnsafeRawBufferPointer) throws -> Interest? {
-        let releasable = framer.ingest(bytes)
+    private func echo(_ bytes: UnsafeRawBufferPointer, carried: Int) throws -> Interest? {
+        let fresh = UnsafeRawBufferPointer(rebasing: bytes[carried...])
+        let releasable = framer.ingest(fresh)
         guard output.isEmpty else {
-            output.append(bytes)
+            output.append(fresh)
             output.release(releasable)
             return nil
         }

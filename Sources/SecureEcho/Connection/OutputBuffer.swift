@@ -56,6 +56,18 @@ struct OutputBuffer: ~Copyable {
         if head == tail { reset() }
     }
 
+    /// Copies the held bytes (nothing may be sendable) to the start of `destination`, then
+    /// empties the buffer. Returns how many bytes moved.
+    mutating func moveHeld(to destination: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(sendableCount == 0 && count <= destination.count, "moveHeld with sendable bytes or too little room")
+        let moved = count
+        if let storage, moved > 0, let target = destination.baseAddress {
+            target.copyMemory(from: storage + head, byteCount: moved)
+        }
+        reset()
+        return moved
+    }
+
     /// Drops everything and gives the storage back.
     mutating func reset() {
         free(storage)

@@ -18,8 +18,13 @@ final class TLSSession {
     private let context: TLSContext
     private(set) var isFatal = false
     private var retryWriteLength: Int?
+    /// Our socket BIO, when the session runs over a socket (not over a test's BIO pair).
+    private var socketBIO: OpaquePointer?
     /// What the client offered through ALPN (set by the selection callback).
     var offeredALPN: [String]?
+
+    /// The most plaintext one TLS record carries (and so one partial SSL_write sends).
+    static let maximumRecordPlaintext = 16 * 1024
 
     deinit { SSL_free(ssl) }
 
@@ -44,6 +49,7 @@ final class TLSSession {
         try self.init(context: context)
         let bio = try SocketBIO.make(fd: fd)
         SSL_set_bio(ssl, bio, bio)  // one reference, taken by the SSL for both directions
+        socketBIO = bio
         if let serverName, !context.isServer { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
     }
 
@@ -57,7 +63,7 @@ final class TLSSession {
 
     /// Drives the handshake one step. Corresponds to `SSL_do_handshake(3)`.
     func handshake() throws -> Step {
-        ERR_clear_error()
+        clearErrorQueue()
         errno = 0
         let rc = SSL_do_handshake(ssl)
         if rc == 1 { return .done }
@@ -80,7 +86,7 @@ final class TLSSession {
 
     /// At most one record's plaintext. Corresponds to `SSL_read_ex(3)`.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
-        ERR_clear_error()
+        clearErrorQueue()
         errno = 0
         var count = 0
         let rc = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count)
@@ -93,7 +99,10 @@ final class TLSSession {
         guard !bytes.isEmpty else { return .bytes(0) }
         let length = retryWriteLength ?? bytes.count
         precondition(length <= bytes.count, "SSL_write retry with fewer bytes than the blocked write")
-        ERR_clear_error()
+        // Partial writes end each call after one record: when more than a record is offered,
+        // the caller calls again at once, so the kernel may hold this one back to fill a segment.
+        if let socketBIO { SocketBIO.setMoreFollows(socketBIO, length > Self.maximumRecordPlaintext) }
+        clearErrorQueue()
         errno = 0
         var count = 0
         let rc = SSL_write_ex(ssl, bytes.baseAddress, length, &count)
@@ -110,7 +119,7 @@ final class TLSSession {
     /// not waiting for the peer's close_notify is allowed when it has already ended its stream.
     func shutdown() throws -> Step {
         guard !isFatal, SSL_is_init_finished(ssl) == 1 else { return .done }
-        ERR_clear_error()
+        clearErrorQueue()
         errno = 0
         let rc = SSL_shutdown(ssl)
         if rc >= 0 { return .done }
@@ -167,6 +176,14 @@ final class TLSSession {
     }
 
     // MARK: - Error mapping
+
+    /// SSL_get_error is only meaningful with an empty error queue. Every failure drains the
+    /// queue, so it is nearly always empty already: peeking costs less than clearing all of
+    /// its slots on every read and write.
+    @inline(__always)
+    private func clearErrorQueue() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
+    }
 
     /// Maps a failed call's `SSL_get_error` onto an I/O outcome, or throws for fatal errors.
     private func outcome(of rc: Int32, _ operation: String) throws -> IOResult {
