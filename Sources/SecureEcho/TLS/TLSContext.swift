@@ -149,6 +149,9 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Partial writes let one SSL_write finish after a single record; moving buffers let a retry
     /// come from a buffer that was reallocated; released buffers keep idle sessions small.
+    /// Read-ahead lets one read(2) bring a record's header and body, or up to four whole
+    /// records, instead of a 5-byte header read and a body read per record; the buffer
+    /// exists only while it holds input (released buffers), so idle connections do not pay.
     private static func applyNonBlockingModes(_ ctx: OpaquePointer) {
         _ = COpenSSL_SSL_CTX_set_mode(ctx,
             Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
