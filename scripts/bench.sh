@@ -2,7 +2,8 @@
 # Benchmarks secure-echo side by side with the TLS echo servers people use instead, all driven
 # by the same load generator (secure-echo-bench, release build) on OS-chosen ports, and writes
 # a Markdown table with ratios to the best peer to bench/results/latest.md, a chart of the same
-# figures to bench/results/latest.svg (gnuplot), and libssl's own floor (secure-echo-bench floor).
+# figures to bench/results/latest.svg and .png (gnuplot), and libssl's own floor
+# (secure-echo-bench floor).
 #
 #   scripts/bench.sh                      # every server found or buildable here
 #   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
@@ -215,6 +216,9 @@ set key top center horizontal
 set xtics rotate by -30 scale 0 font "sans,10"
 set bmargin 9
 plot for [i=2:$columns] "$work/chart.dat" using i:xtic(1) title columnheader(i)
+set terminal pngcairo size 1200,560 font "sans,11"
+set output "$results/latest.png"
+replot
 GNUPLOT
-    echo "chart written to $results/latest.svg" >&2
+    echo "chart written to $results/latest.svg and latest.png" >&2
 fi

@@ -206,6 +206,8 @@ final class Connection: EventHandler {
     /// Writes what may be sent and reads what there is, until something would block
     /// (returns what to wait for) or the state moves past echoing (returns nil).
     private func pump() throws -> Interest? {
+        // One strong reference for the whole pass instead of one per use of the unowned property.
+        let loop = self.loop
         var reads = 0
         while true {
             if output.sendableCount > 0, let blocked = try flush() {

@@ -129,16 +129,18 @@ enum SocketBIO {
         return 0
     }
 
+    // libssl asks several questions per record (kTLS, pending bytes, ...): answer the ones
+    // that do not apply without looking at the state.
     private static let control: @convention(c) (OpaquePointer?, CInt, Int, UnsafeMutableRawPointer?) -> Int = { bio, command, _, argument in
-        guard let state = SocketBIO.state(bio) else { return 0 }
         switch command {
         case BIO_CTRL_FLUSH:
             return 1  // nothing is buffered here
         case BIO_CTRL_EOF:
-            return state.pointee.atEOF ? 1 : 0
+            return SocketBIO.state(bio)?.pointee.atEOF == true ? 1 : 0
         case BIO_C_GET_FD:
-            argument?.assumingMemoryBound(to: CInt.self).pointee = state.pointee.fd
-            return Int(state.pointee.fd)
+            guard let fd = SocketBIO.state(bio)?.pointee.fd else { return -1 }
+            argument?.assumingMemoryBound(to: CInt.self).pointee = fd
+            return Int(fd)
         default:
             return 0
         }
