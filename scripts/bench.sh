@@ -9,6 +9,8 @@
 #   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
 #
 # With BENCH_RUNS=N every timed workload runs N times and the table keeps each column's best.
+# BENCH_REPORT_ONLY=1 measures nothing: it redraws the table and chart from the last results
+# (bench/results/latest.jsonl.txt).
 #
 # Servers: secure-echo; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
 # node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
@@ -28,15 +30,19 @@ cleanup() { for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || tr
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+report_only="${BENCH_REPORT_ONLY:-0}"
 need=()
-[[ " $servers " == *" socat "* ]] && ! command -v socat >/dev/null && need+=(socat)
-[[ " $servers " == *" node "* ]] && ! command -v node >/dev/null && need+=(nodejs)
+if [ "$report_only" != 1 ]; then
+    [[ " $servers " == *" socat "* ]] && ! command -v socat >/dev/null && need+=(socat)
+    [[ " $servers " == *" node "* ]] && ! command -v node >/dev/null && need+=(nodejs)
+fi
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 if ((${#need[@]})); then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get install -y --no-install-recommends "${need[@]}" >/dev/null || true
 fi
 
+measure() {
 echo "building release binaries" >&2
 swift build -c release >/dev/null
 bench=.build/release/secure-echo-bench
@@ -109,6 +115,13 @@ for name in $servers; do
 done
 
 cp "$work/results.txt" "$results/latest.jsonl.txt"   # one JSON result per line, prefixed by server and workload
+}
+
+if [ "$report_only" = 1 ]; then
+    cp -p "$results/latest.jsonl.txt" "$work/results.txt"
+else
+    measure
+fi
 python3 - "$work/results.txt" "$results/latest.md" "$duration" "$runs" "$work/chart.dat" <<'PYTHON'
 import json, sys, platform, os, datetime, subprocess
 rows = {}
@@ -139,12 +152,16 @@ def value(name, key, get, higher=True):
         return None
     return max(values) if higher else min(values)
 names = list(rows)
+# Read back from the results, so a redraw (BENCH_REPORT_ONLY=1) describes the run it shows.
+runs_done = max((len(r.get("pingpong1", [])) for r in rows.values()), default=0)
+timed_seconds = next((round(r["pingpong1"][0]["seconds"]) for r in rows.values() if r.get("pingpong1")), sys.argv[3])
 peers = [n for n in names if n != "secure-echo"]
 out = []
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 out.append(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
            f"{subprocess.run(['openssl','version'],capture_output=True,text=True).stdout.strip()}; "
-           f"{datetime.date.today()}; {sys.argv[3]} s per timed workload, best of {sys.argv[4]} run(s); load generator on the same machine.\n")
+           f"{datetime.date.fromtimestamp(os.path.getmtime(sys.argv[1]))}; {timed_seconds} s per timed workload, "
+           f"best of {runs_done} run(s); load generator on the same machine.\n")
 out.append("| server | " + " | ".join(c[0] for c in columns) + " |")
 out.append("|---|" + "---|" * len(columns))
 def fmt(v):
@@ -183,6 +200,9 @@ open(sys.argv[2], "w").write(text + "\n")
 print(text)
 
 # Chart data: per workload, each server's figure relative to the best (1 = best).
+short = dict(zip([c[0] for c in columns], ["1×64 B msg/s", "100×1 KiB msg/s", "CPU per 1 KiB echo",
+    "10×16 KiB MB/s", "handshakes/s", "CPU per handshake", "flood MB/s", "flood MB per CPU-s",
+    "KiB per idle conn", "RSS growth, unread"]))
 with open(sys.argv[5], "w") as chart:
     chart.write("workload " + " ".join(f'"{n}"' for n in names) + "\n")
     for title, key, get, higher in columns:
@@ -195,7 +215,7 @@ with open(sys.argv[5], "w") as chart:
             if v is None: return "NaN"
             if higher: return f"{v / best:.3f}" if best else "NaN"
             return f"{best / v:.3f}" if v else "1"
-        chart.write(f'"{title}" ' + " ".join(relative(v) for v in values) + "\n")
+        chart.write(f'"{short[title]}" ' + " ".join(relative(v) for v in values) + "\n")
 PYTHON
 echo "written to $results/latest.md" >&2
 
@@ -204,7 +224,7 @@ if command -v gnuplot >/dev/null; then
     gnuplot <<GNUPLOT
 set terminal svg size 1200,560 dynamic font "sans,12"
 set output "$results/latest.svg"
-set title "TLS echo servers on this machine, relative to the best in each workload (higher is better)"
+set title "TLS echo servers, each figure relative to the best server's (1 = best; costs inverted, so higher is better)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -213,8 +233,9 @@ set yrange [0:1.15]
 set ylabel "fraction of the best server's figure"
 set grid ytics
 set key top center horizontal
-set xtics rotate by -30 scale 0 font "sans,10"
-set bmargin 9
+set xtics rotate by 20 right scale 0 font "sans,10"
+set bmargin 6
+set rmargin 4
 plot for [i=2:$columns] "$work/chart.dat" using i:xtic(1) title columnheader(i)
 set terminal pngcairo size 1200,560 font "sans,11"
 set output "$results/latest.png"

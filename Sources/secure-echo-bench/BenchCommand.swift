@@ -77,7 +77,11 @@ struct BenchCommand: ParsableCommand {
         options.bytes = bytes
         options.serverPID = pid
         options.noRead = noRead
-        let result = try BenchRunner.run(options)
+        let showProgress = isatty(STDERR_FILENO) == 1
+        let result = try BenchRunner.run(options) { progress in
+            if showProgress { Self.report(progress, mode: benchMode) }
+        }
+        if showProgress { Self.writeError("\r\u{1B}[K") }  // clear the progress line
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -89,6 +93,23 @@ struct BenchCommand: ParsableCommand {
         if result.mismatches > 0 || !result.failures.isEmpty {
             throw ExitCode.failure
         }
+    }
+
+    /// One self-overwriting line on stderr (only when it is a terminal), so long runs show life.
+    private static func report(_ p: BenchProgress, mode: BenchMode) {
+        let rate: String
+        switch mode {
+        case .pingpong: rate = String(format: "%.0f msg/s", Double(p.messages) / max(p.seconds, 0.001))
+        case .handshake: rate = String(format: "%.0f handshakes/s", Double(p.handshakes) / max(p.seconds, 0.001))
+        case .flood: rate = String(format: "%.1f MB echoed, %.0f MB/s", Double(p.bytes) / 1e6, Double(p.bytes) / 1e6 / max(p.seconds, 0.001))
+        case .hold: rate = "\(p.handshakes) connections up"
+        }
+        let mismatches = p.mismatches > 0 ? ", \(p.mismatches) MISMATCHED" : ""
+        writeError("\r\u{1B}[K\(mode.rawValue) \(Int(p.seconds.rounded())) s: \(rate)\(mismatches)")
+    }
+
+    private static func writeError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 
     private func runFloor() throws {

@@ -56,10 +56,22 @@ public struct BenchResult: Sendable, Codable {
     public var bytesAcceptedWithoutReading: Int?
 }
 
+/// A running workload's figures so far, reported about once a second.
+public struct BenchProgress: Sendable {
+    public var seconds: Double
+    public var messages: Int
+    public var bytes: Int
+    public var handshakes: Int
+    public var mismatches: Int
+    /// Connections open (hold) or in flight.
+    public var connections: Int
+}
+
 public enum BenchRunner {
     static let holdHandshakesInFlight = 8
 
-    public static func run(_ options: BenchOptions) throws -> BenchResult {
+    /// Runs one workload; `progress` is called about once a second while it runs.
+    public static func run(_ options: BenchOptions, progress: (BenchProgress) -> Void = { _ in }) throws -> BenchResult {
         let loop = EventLoop(poller: try makePoller(.epoll), logger: Logger(label: "bench"))
         let address = try SocketAddress.resolve(host: options.host, port: options.port)
         let context = options.tls ? try TLSContext.client() : nil
@@ -106,8 +118,14 @@ public enum BenchRunner {
         let initial = options.mode == .hold ? min(count, Self.holdHandshakesInFlight) : count
         for _ in 0..<initial { try launch(workload); launched += 1 }
 
+        var nextProgress = MonotonicClock.now() + 1_000_000_000
         while !active.isEmpty {
             try loop.runOnce(maximumWaitMilliseconds: 50)
+            if loop.now >= nextProgress {
+                nextProgress += 1_000_000_000
+                progress(BenchProgress(seconds: Double(loop.now - start) / 1e9, messages: tally.messages, bytes: tally.bytes,
+                                       handshakes: tally.handshakes, mismatches: tally.mismatches, connections: active.count))
+            }
             if options.mode == .hold && rssHeld == nil {
                 while launched < count && launched - tally.handshakes < Self.holdHandshakesInFlight {
                     try launch(workload)
