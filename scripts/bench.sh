@@ -184,7 +184,7 @@ if "secure-echo" in rows and peers:
     out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
 out.append("\nRatios: above 1 means secure-echo is better (for lower-is-better columns, best peer ÷ secure-echo). "
            "Every echoed byte is verified; a run with a mismatch or failure shows –.")
-if floor and not floor.get("failures"):
+if floor and not floor.get("failures") and floor.get("heapKiBPerIdleSession") is not None:
     ours_hs = value("secure-echo", "handshake", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False)
     ours_kib = value("secure-echo", "hold", lambda r: r.get("serverKiBPerConnection"), False)
     line = (f"\nlibssl alone, in-process (`secure-echo-bench floor`, {floor['negotiated']}): "
