@@ -186,6 +186,54 @@ struct RobustnessTests {
         #expect(used <= tick * 1.001, "the server used \(used) s of CPU while idle (at most one clock tick allowed)")
     }
 
+    @Test("half a TLS record in the socket: the server waits for the rest without spinning, then echoes", arguments: pollers)
+    func partialRecordUsesNoCPU(poller: String) throws {
+        let server = try ServerProcess(["--poller", poller])
+        // Python's memory-BIO TLS client: it encrypts one record, sends half of it, and sends
+        // the rest only when told to (OpenSSL reads ahead, so the half lands inside the server's SSL).
+        let script = """
+            import socket, ssl, sys
+            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+            def receive():
+                data = sock.recv(65536)
+                if not data: sys.exit("server closed")
+                inc.write(data)
+            while True:
+                try:
+                    tls.do_handshake(); break
+                except ssl.SSLWantReadError:
+                    sock.sendall(out.read()); receive()
+            sock.sendall(out.read())
+            tls.write(b"x" * 16000 + b"\\n")
+            record = out.read()
+            sock.sendall(record[:len(record) // 2])
+            print("HALF", flush=True)
+            sys.stdin.readline()
+            sock.sendall(record[len(record) // 2:])
+            echo = b""
+            while len(echo) < 16001:
+                try:
+                    echo += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    receive()
+            print("ECHO", len(echo), echo == b"x" * 16000 + b"\\n", flush=True)
+            """
+        let client = try InteractiveProcess("/usr/bin/env", ["python3", "-c", script, "\(server.tlsPort)"])
+        #expect(client.read(until: "HALF\n").contains("HALF"))
+        usleep(200_000)  // the half record has been read into the server's SSL by now
+        let before = server.cpuSeconds()
+        usleep(1_000_000)
+        let used = server.cpuSeconds() - before
+        let tick = 1 / Double(sysconf(Int32(_SC_CLK_TCK)))
+        #expect(used <= tick * 1.001, "the server used \(used) s of CPU waiting for the rest of a record")
+        client.write("go\n")
+        #expect(client.read(until: "ECHO 16001 True").contains("ECHO 16001 True"))
+        _ = client.finish(timeout: 5)
+    }
+
     @Test("a client that resets in the middle of a large echo closes only its own connection", arguments: pollers, transports)
     func resetMidEcho(poller: String, tls: Bool) throws {
         let server = try ServerProcess(["--poller", poller, "--mode", "stream"])
