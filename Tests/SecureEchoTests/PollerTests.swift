@@ -5,13 +5,6 @@ import Glibc
 /// The same cases run against every backend, so `poll` cannot silently rot behind `epoll`.
 @Suite("Pollers")
 struct PollerTests {
-    private func socketPair() -> (Socket, Socket) {
-        var fds: [CInt] = [-1, -1]
-        let rc = socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0, &fds)
-        precondition(rc == 0, "socketpair failed")
-        return (Socket(takingOwnershipOf: fds[0]), Socket(takingOwnershipOf: fds[1]))
-    }
-
     private func wait(_ poller: any Poller, _ timeout: CInt = 1000) throws -> [PollEvent] {
         var events: [PollEvent] = []
         try poller.wait(timeoutMilliseconds: timeout, into: &events)
@@ -21,7 +14,7 @@ struct PollerTests {
     @Test("readiness is reported with the registration token", arguments: PollerKind.allCases)
     func readable(kind: PollerKind) throws {
         let poller = try makePoller(kind)
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         try poller.register(fd: a.descriptor, token: 7, interest: .readable)
         #expect(try wait(poller, 0).isEmpty)
         _ = try [UInt8](repeating: 1, count: 3).withUnsafeBytes { try b.write($0) }
@@ -36,7 +29,7 @@ struct PollerTests {
     @Test("modify switches interest and token; deregister silences the fd", arguments: PollerKind.allCases)
     func modifyAndDeregister(kind: PollerKind) throws {
         let poller = try makePoller(kind)
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         defer { withExtendedLifetime(b) {} }
         try poller.register(fd: a.descriptor, token: 1, interest: .readable)
         #expect(try wait(poller, 0).isEmpty)
@@ -51,7 +44,7 @@ struct PollerTests {
     @Test("a hang-up is reported as readable and writable", arguments: PollerKind.allCases)
     func hangUp(kind: PollerKind) throws {
         let poller = try makePoller(kind)
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         try poller.register(fd: a.descriptor, token: 3, interest: .writable)
         b.close()
         let events = try wait(poller)
@@ -62,7 +55,7 @@ struct PollerTests {
     @Test("many registrations survive swap-removal in any order", arguments: PollerKind.allCases)
     func manyRegistrations(kind: PollerKind) throws {
         let poller = try makePoller(kind)
-        let pairs = (0..<20).map { _ in socketPair() }
+        let pairs = (0..<20).map { _ in makeSocketPair() }
         for (i, pair) in pairs.enumerated() {
             try poller.register(fd: pair.0.descriptor, token: UInt32(i), interest: .readable)
         }

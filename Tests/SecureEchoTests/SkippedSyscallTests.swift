@@ -8,13 +8,6 @@ import Testing
 /// level-triggered poller, and an end of stream is still seen.
 @Suite("Skipped system calls")
 struct SkippedSyscallTests {
-    private func socketPair() -> (Socket, Socket) {
-        var fds: [CInt] = [-1, -1]
-        let rc = socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0, &fds)
-        precondition(rc == 0, "socketpair failed")
-        return (Socket(takingOwnershipOf: fds[0]), Socket(takingOwnershipOf: fds[1]))
-    }
-
     private func send(_ text: String, to socket: Socket) throws {
         let bytes = Array(text.utf8)
         guard case .done(let count) = try bytes.withUnsafeBytes({ try socket.write($0) }) else {
@@ -32,7 +25,7 @@ struct SkippedSyscallTests {
 
     @Test("plain: bytes arriving after a short read are reported by the poller and read intact", arguments: PollerKind.allCases)
     func plainShortRead(kind: PollerKind) throws {
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         let transport = PlainTransport(socket: a)
         let poller = try makePoller(kind)
         try poller.register(fd: a.descriptor, token: 1, interest: .readable)
@@ -56,7 +49,7 @@ struct SkippedSyscallTests {
 
     @Test("plain: a full read is not taken for an empty socket")
     func plainFullRead() throws {
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         let transport = PlainTransport(socket: a)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 1)
         defer { buffer.deallocate() }
@@ -68,7 +61,7 @@ struct SkippedSyscallTests {
 
     @Test("plain: after a short write the next write waits for writability, and no byte is lost")
     func plainShortWrite() throws {
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         let transport = PlainTransport(socket: a)
         let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
         var sent = 0
@@ -92,7 +85,7 @@ struct SkippedSyscallTests {
 
     @Test("TLS over SocketBIO: handshake, echo, short reads and a bare FIN as end of stream")
     func tlsOverSocketBIO() throws {
-        let (a, b) = socketPair()
+        let (a, b) = makeSocketPair()
         let server = try TLSSession(context: try TLSContext.server(.init()), fd: a.descriptor)
         let client = try TLSSession(context: try TLSContext.client(), fd: b.descriptor)
         var done = (server: false, client: false)
