@@ -221,9 +221,6 @@ final class Connection: EventHandler {
                 loop.servePending(fd: fd, token: token)
                 return .readable
             }
-            // Gather what has arrived into the loop's buffer, then echo it in one pass: a TLS
-            // record per read would otherwise become a record (or two, around a line's end)
-            // and a send per read.
             // A short unfinished line moves to the front of the read buffer, so the next
             // lines join it there and go out in one write instead of being copied behind it.
             var filled = 0
@@ -231,6 +228,9 @@ final class Connection: EventHandler {
                 filled = output.moveHeld(to: loop.readBuffer)
             }
             let carried = filled
+            // Gather what has arrived into the loop's buffer, then echo it in one pass: a TLS
+            // record per read would otherwise become a record (or two, around a line's end)
+            // and a send per read.
             var blockedRead: Interest?
             gathering: while reads < Self.readBudget, loop.readBuffer.count - filled >= Self.minimumReadRoom {
                 reads += 1
