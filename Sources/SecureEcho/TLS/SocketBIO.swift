@@ -22,9 +22,6 @@ enum SocketBIO {
         var writeFull = false
         /// read(2) returned 0; OpenSSL asks `BIO_eof` to tell a closed peer from an error.
         var atEOF = false
-        /// Another record follows at once: send with MSG_MORE so the kernel builds full
-        /// segments instead of one per record (the last record of a batch goes without it).
-        var moreFollows = false
     }
 
     /// A new BIO reading and writing `fd`; the caller owns the returned reference.
@@ -33,11 +30,6 @@ enum SocketBIO {
         guard let method = method.pointer, let bio = BIO_new(method) else { throw .drain("BIO_new(socket)") }
         state(bio)?.pointee.fd = fd
         return bio
-    }
-
-    /// Whether the next writes are followed at once by more (see `State.moreFollows`).
-    static func setMoreFollows(_ bio: OpaquePointer, _ value: Bool) {
-        state(bio)?.pointee.moreFollows = value
     }
 
     private static func state(_ bio: OpaquePointer?) -> UnsafeMutablePointer<State>? {
@@ -116,8 +108,7 @@ enum SocketBIO {
             return 0
         }
         // MSG_NOSIGNAL: a reset peer is this connection's error, never a signal for the process.
-        let flags = state.pointee.moreFollows ? CInt(MSG_NOSIGNAL) | CInt(MSG_MORE) : CInt(MSG_NOSIGNAL)
-        let count = Glibc.send(state.pointee.fd, bytes, length, flags)
+        let count = Glibc.send(state.pointee.fd, bytes, length, CInt(MSG_NOSIGNAL))
         if count > 0 {
             processed?.pointee = count
             state.pointee.writeFull = count < length

@@ -18,13 +18,8 @@ final class TLSSession {
     private let context: TLSContext
     private(set) var isFatal = false
     private var retryWriteLength: Int?
-    /// Our socket BIO, when the session runs over a socket (not over a test's BIO pair).
-    private var socketBIO: OpaquePointer?
     /// What the client offered through ALPN (set by the selection callback).
     var offeredALPN: [String]?
-
-    /// The most plaintext one TLS record carries (and so one partial SSL_write sends).
-    static let maximumRecordPlaintext = 16 * 1024
 
     deinit { SSL_free(ssl) }
 
@@ -49,7 +44,6 @@ final class TLSSession {
         try self.init(context: context)
         let bio = try SocketBIO.make(fd: fd)
         SSL_set_bio(ssl, bio, bio)  // one reference, taken by the SSL for both directions
-        socketBIO = bio
         if let serverName, !context.isServer { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
     }
 
@@ -99,9 +93,6 @@ final class TLSSession {
         guard !bytes.isEmpty else { return .bytes(0) }
         let length = retryWriteLength ?? bytes.count
         precondition(length <= bytes.count, "SSL_write retry with fewer bytes than the blocked write")
-        // Partial writes end each call after one record: when more than a record is offered,
-        // the caller calls again at once, so the kernel may hold this one back to fill a segment.
-        if let socketBIO { SocketBIO.setMoreFollows(socketBIO, length > Self.maximumRecordPlaintext) }
         clearErrorQueue()
         errno = 0
         var count = 0
