@@ -83,9 +83,7 @@ struct BenchCommand: ParsableCommand {
         }
         if showProgress { Self.writeError("\r\u{1B}[K") }  // clear the progress line
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try Self.printJSON(result)
         } else {
             print(table(result))
         }
@@ -115,9 +113,7 @@ struct BenchCommand: ParsableCommand {
     private func runFloor() throws {
         let result = try FloorRunner.run(duration: duration, idleSessions: connections)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try Self.printJSON(result)
         } else {
             let rows = [
                 ("mode", "floor: libssl in-process, \(result.negotiated)"),
@@ -132,6 +128,12 @@ struct BenchCommand: ParsableCommand {
         }
         fflush(nil)
         if !result.failures.isEmpty { throw ExitCode.failure }
+    }
+
+    private static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     private static func format(_ rows: [(String, String)]) -> String {

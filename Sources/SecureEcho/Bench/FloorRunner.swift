@@ -54,12 +54,11 @@ public enum FloorRunner {
             }
             var server: TLSSession? = try timed(&serverNanos) { try TLSSession(context: serverContext, bio: serverBIO) }
             var client: TLSSession? = try timed(&clientNanos) { try TLSSession(context: clientContext, bio: clientBIO) }
-            var done = (server: false, client: false)
-            for _ in 0..<16 where !(done.server && done.client) {
-                if !done.client { done.client = try timed(&clientNanos) { try client?.handshake() } == .done }
-                if !done.server { done.server = try timed(&serverNanos) { try server?.handshake() } == .done }
+            var completed = false
+            if let serverSession = server, let clientSession = client {  // references end here, before the timed frees
+                completed = try handshake(serverSession, clientSession, serverNanos: &serverNanos, clientNanos: &clientNanos)
             }
-            guard done.server && done.client else {
+            guard completed else {
                 result.failures.append("a handshake over a BIO pair did not finish in 16 steps")
                 break
             }
@@ -98,12 +97,8 @@ public enum FloorRunner {
             sockets.append(Socket(takingOwnershipOf: fds[1]))
             let server = try TLSSession(context: serverContext, fd: fds[0])
             let client = try TLSSession(context: clientContext, fd: fds[1])
-            var done = (server: false, client: false)
-            for _ in 0..<16 where !(done.server && done.client) {
-                if !done.client { done.client = try client.handshake() == .done }
-                if !done.server { done.server = try server.handshake() == .done }
-            }
-            guard done.server && done.client else {
+            var unmeasured = (server: UInt64(0), client: UInt64(0))
+            guard try handshake(server, client, serverNanos: &unmeasured.server, clientNanos: &unmeasured.client) else {
                 result.failures.append("a handshake over a socket pair did not finish in 16 steps")
                 return
             }
@@ -124,6 +119,18 @@ public enum FloorRunner {
 
     private static func heapInUse() -> Int {
         Int(mallinfo2().uordblks)
+    }
+
+    /// Steps both sides in turn until both are done (true) or 16 steps passed (false), adding
+    /// each side's thread CPU time to its total.
+    private static func handshake(_ server: TLSSession, _ client: TLSSession,
+                                  serverNanos: inout UInt64, clientNanos: inout UInt64) throws -> Bool {
+        var done = (server: false, client: false)
+        for _ in 0..<16 where !(done.server && done.client) {
+            if !done.client { done.client = try timed(&clientNanos) { try client.handshake() } == .done }
+            if !done.server { done.server = try timed(&serverNanos) { try server.handshake() } == .done }
+        }
+        return done.server && done.client
     }
 
     // MARK: - Thread CPU time

@@ -8,18 +8,12 @@ import Glibc
 
 /// A `BIO` over a socket it does not own (the `Socket` closes the descriptor).
 ///
-/// It differs from `BIO_new_socket` in one way: a read that returned fewer bytes than asked
-/// for emptied the socket, so the next read answers "retry" without calling `read(2)`, and
-/// likewise a short write means the send buffer is full. The level-triggered poller reports
-/// the socket again if bytes or space arrived in between, so nothing can be missed; the
-/// saving is the `EAGAIN` call that ends every echo (one in three system calls per message).
+/// It differs from `BIO_new_socket` in one way: after a short read or write it answers "retry"
+/// without a system call, as the plain transport does (see `ReadinessMemo`).
 enum SocketBIO {
     private struct State {
         var fd: CInt = -1
-        /// The last read came back short: the next one would find the socket empty.
-        var readDrained = false
-        /// The last write came back short: the next one would find the send buffer full.
-        var writeFull = false
+        var memo = ReadinessMemo()
         /// read(2) returned 0; OpenSSL asks `BIO_eof` to tell a closed peer from an error.
         var atEOF = false
     }
@@ -80,15 +74,14 @@ enum SocketBIO {
     private static let read: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>?) -> CInt = { bio, buffer, length, processed in
         guard let state = SocketBIO.state(bio), length > 0 else { return 0 }
         BIO_clear_flags(bio, retryFlags)
-        if state.pointee.readDrained {
-            state.pointee.readDrained = false
+        if state.pointee.memo.skipsRead() {
             BIO_set_flags(bio, CInt(BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY))
             return 0
         }
         let count = Glibc.read(state.pointee.fd, buffer, length)
         if count > 0 {
             processed?.pointee = count
-            state.pointee.readDrained = count < length
+            state.pointee.memo.read(count, of: length)
             return 1
         }
         if count == 0 {
@@ -102,8 +95,7 @@ enum SocketBIO {
     private static let write: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int, UnsafeMutablePointer<Int>?) -> CInt = { bio, bytes, length, processed in
         guard let state = SocketBIO.state(bio), length > 0 else { return 0 }
         BIO_clear_flags(bio, retryFlags)
-        if state.pointee.writeFull {
-            state.pointee.writeFull = false
+        if state.pointee.memo.skipsWrite() {
             BIO_set_flags(bio, CInt(BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY))
             return 0
         }
@@ -111,7 +103,7 @@ enum SocketBIO {
         let count = Glibc.send(state.pointee.fd, bytes, length, CInt(MSG_NOSIGNAL))
         if count > 0 {
             processed?.pointee = count
-            state.pointee.writeFull = count < length
+            state.pointee.memo.wrote(count, of: length)
             return 1
         }
         if count < 0 && isTransient(errno) {

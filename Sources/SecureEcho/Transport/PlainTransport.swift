@@ -2,11 +2,7 @@
 
 final class PlainTransport: Transport {
     private let socket: Socket
-    /// A short read emptied the socket, so the next read is answered without a system call;
-    /// the level-triggered poller reports anything that arrives in between (as in SocketBIO).
-    private var readDrained = false
-    /// A short write filled the send buffer: the next write would only get EAGAIN.
-    private var writeFull = false
+    private var memo = ReadinessMemo()
 
     init(socket: Socket) {
         self.socket = socket
@@ -21,27 +17,21 @@ final class PlainTransport: Transport {
     func handshake() throws -> Step { .done }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
-        if readDrained {
-            readDrained = false
-            return .wouldBlock(.readable)
-        }
+        if memo.skipsRead() { return .wouldBlock(.readable) }
         switch try socket.read(into: buffer) {
         case .done(0): return .endOfStream
         case .done(let count):
-            readDrained = count < buffer.count
+            memo.read(count, of: buffer.count)
             return .bytes(count)
         case .wouldBlock: return .wouldBlock(.readable)
         }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
-        if writeFull {
-            writeFull = false
-            return .wouldBlock(.writable)
-        }
+        if memo.skipsWrite() { return .wouldBlock(.writable) }
         switch try socket.write(bytes) {
         case .done(let count):
-            writeFull = count < bytes.count
+            memo.wrote(count, of: bytes.count)
             return .bytes(count)
         case .wouldBlock: return .wouldBlock(.writable)
         }
