@@ -1,13 +1,26 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Layers, each a target, arrows one way (the compiler refuses a cycle or a skipped import):
+//
+//   SecureEchoSystem   syscall funnel, Socket, addresses, typed errors, IOResult/Interest
+//        ^
+//   SecureEchoLoop     Poller + backends, EventLoop, timers, EventHandler
+//        ^
+//   SecureEchoTLS      the only target that imports COpenSSL: context, session, socket BIO
+//        ^
+//   SecureEcho         transports, connection, applications, listeners, server, configuration
+//        ^
+//   SecureEchoBench    the load generator behind secure-echo-bench
+//
+// The executables only parse flags and call into these.
 let package = Package(
     name: "secure-echo",
     products: [
         .executable(name: "secure-echo", targets: ["secure-echo"]),
         .executable(name: "secure-echo-bench", targets: ["secure-echo-bench"]),
-        // For the fuzz package (Fuzz/) and tools built on the same loop and TLS code.
-        .library(name: "SecureEcho", targets: ["SecureEcho"]),
+        // For the fuzz package (Fuzz/), which drives the connection state machine directly.
+        .library(name: "SecureEcho", targets: ["SecureEcho", "SecureEchoLoop", "SecureEchoSystem", "SecureEchoTLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,20 +32,28 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
-        // Linux headers (epoll, eventfd) that the Glibc module leaves out.
+        // Linux headers (epoll, eventfd, signalfd) that the Glibc module leaves out.
         .systemLibrary(name: "CSystem"),
+        .target(name: "SecureEchoSystem", dependencies: ["CSystem"]),
+        .target(
+            name: "SecureEchoLoop",
+            dependencies: ["SecureEchoSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "SecureEchoTLS", dependencies: ["SecureEchoSystem", "COpenSSL"]),
         .target(
             name: "SecureEcho",
-            dependencies: [
-                "COpenSSL",
-                "CSystem",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["SecureEchoSystem", "SecureEchoLoop", "SecureEchoTLS",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "SecureEchoBench",
+            dependencies: ["SecureEchoSystem", "SecureEchoLoop", "SecureEchoTLS", "SecureEcho",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "secure-echo",
             dependencies: [
-                "SecureEcho",
+                "SecureEcho", "SecureEchoSystem", "SecureEchoLoop", "SecureEchoTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -40,17 +61,18 @@ let package = Package(
         .executableTarget(
             name: "secure-echo-bench",
             dependencies: [
-                "SecureEcho",
+                "SecureEchoBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "SecureEchoTests",
-            dependencies: ["SecureEcho", "COpenSSL"]
+            dependencies: ["SecureEcho", "SecureEchoSystem", "SecureEchoLoop", "SecureEchoTLS", "COpenSSL"]
         ),
         .testTarget(
             name: "SecureEchoIntegrationTests",
-            dependencies: ["SecureEcho", "COpenSSL", "CSystem", "secure-echo", "secure-echo-bench"]
+            dependencies: ["SecureEcho", "SecureEchoSystem", "SecureEchoLoop", "SecureEchoTLS", "SecureEchoBench",
+                           "COpenSSL", "CSystem", "secure-echo", "secure-echo-bench"]
         ),
     ],
     swiftLanguageModes: [.v6]

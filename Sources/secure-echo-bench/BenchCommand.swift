@@ -1,7 +1,7 @@
 // secure-echo-bench: a load generator built on secure-echo's own event loop and TLS code.
 import ArgumentParser
 import Foundation
-import SecureEcho
+import SecureEchoBench
 
 @main
 struct BenchCommand: ParsableCommand {

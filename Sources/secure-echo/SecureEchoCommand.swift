@@ -3,6 +3,9 @@
 import ArgumentParser
 import Logging
 import SecureEcho
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,6 +5,9 @@ import CSystem
 import Foundation
 import Glibc
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 final class ChildProcess {
     let pid: pid_t

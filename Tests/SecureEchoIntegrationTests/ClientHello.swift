@@ -1,6 +1,9 @@
 // A real ClientHello, produced by the library's client session over a BIO pair.
 import COpenSSL
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 enum ClientHello {
     static func capture() throws -> [UInt8] {

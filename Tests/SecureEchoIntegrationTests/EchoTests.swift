@@ -4,6 +4,9 @@ import Foundation
 import Glibc
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 private let pollers = ["epoll", "poll"]
 private let transports = [true, false]  // tls, plain

@@ -3,6 +3,10 @@
 import Foundation
 import Glibc
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
+@testable import SecureEchoBench
 
 /// Where `swift build` put the executable: beside the test bundle.
 func secureEchoBinary() -> String {

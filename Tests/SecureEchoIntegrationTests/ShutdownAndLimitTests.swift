@@ -3,6 +3,9 @@ import Foundation
 import Glibc
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 @Suite("Shutdown")
 struct ShutdownTests {

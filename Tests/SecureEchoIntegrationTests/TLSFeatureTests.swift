@@ -3,6 +3,9 @@ import Foundation
 import Glibc
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// A fresh CA, server and client certificate from scripts/gen-certs.sh, removed on deinit.
 final class GeneratedCertificates {

@@ -3,6 +3,9 @@
 import Foundation
 import Glibc
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 struct TestTimeout: Error, CustomStringConvertible {
     let what: String

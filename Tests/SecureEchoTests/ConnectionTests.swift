@@ -2,6 +2,9 @@ import Glibc
 import Logging
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// A transport whose reads and writes follow a script, on a real descriptor the loop can poll.
 private final class ScriptedTransport: Transport {
@@ -28,9 +31,9 @@ private final class ScriptedTransport: Transport {
     var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { if case .data = reads.first { return true } else { return false } }
-    func handshake() throws -> Step { .done }
+    func handshake() throws(TransportError) -> Step { .done }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         guard !reads.isEmpty else { log.append("read:block"); return .wouldBlock(.readable) }
         switch reads.removeFirst() {
         case .data(let text):
@@ -47,7 +50,7 @@ private final class ScriptedTransport: Transport {
         }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult {
         if !writeOutcomes.isEmpty, let outcome = writeOutcomes.removeFirst() {
             if case .bytes(let n) = outcome {
                 written += bytes.prefix(n)
@@ -62,7 +65,7 @@ private final class ScriptedTransport: Transport {
         return .bytes(bytes.count)
     }
 
-    func shutdownOutput() throws -> Step { shutdownCalled = true; return .done }
+    func shutdownOutput() throws(TransportError) -> Step { shutdownCalled = true; return .done }
     func close() { socket.close() }
 
     var writtenText: String { String(decoding: written, as: UTF8.self) }

@@ -1,5 +1,8 @@
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// Feeds `text` and returns how many bytes became releasable.
 private func ingest(_ framer: inout LineFramer, _ text: String) -> Int {

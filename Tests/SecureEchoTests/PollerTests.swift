@@ -1,6 +1,9 @@
 import Testing
 import Glibc
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// The same cases run against every backend, so `poll` cannot silently rot behind `epoll`.
 @Suite("Pollers")

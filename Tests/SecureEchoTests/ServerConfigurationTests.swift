@@ -1,5 +1,8 @@
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 @Suite("ServerConfiguration")
 struct ServerConfigurationTests {

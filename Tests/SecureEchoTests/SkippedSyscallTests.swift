@@ -2,6 +2,9 @@ import COpenSSL
 import Glibc
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// After a short read (or write) the transports answer "would block" without a system call.
 /// These tests pin down why that is safe: whatever arrives in between is still reported by the

@@ -1,5 +1,8 @@
 import Glibc
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// Two connected, non-blocking Unix stream sockets: a real descriptor pair the pollers and
 /// transports can work on without the network.

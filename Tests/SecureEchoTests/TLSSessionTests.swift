@@ -1,6 +1,9 @@
 import COpenSSL
 import Testing
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// A server and a client session joined by an in-memory BIO pair: the handshake, would-block
 /// outcomes and short writes are driven deterministically, without sockets.
@@ -136,7 +139,8 @@ struct TLSSessionTests {
         #expect {
             try server.handshake()
         } throws: { error in
-            (error as? OpenSSLError)?.operation == "handshake"
+            guard case .library(let library) = error as? TLSSessionError else { return false }
+            return library.operation == "handshake" && library.reasons == ["http request"]
         }
         #expect(server.isFatal)
         #expect(try server.shutdown() == .done)

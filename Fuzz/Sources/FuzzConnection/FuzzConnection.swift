@@ -6,6 +6,8 @@
 import Glibc
 import Logging
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
 
 /// Pops outcomes from the fuzz input; once it runs dry every call ends the stream cleanly.
 private final class FuzzTransport: Transport {
@@ -44,24 +46,24 @@ private final class FuzzTransport: Transport {
         precondition(blockedWrite == nil, "\(operation) while a blocked write awaits its retry")
     }
 
-    func handshake() throws -> Step {
+    func handshake() throws(TransportError) -> Step {
         noOtherIOWhileWriteBlocked("handshake")
         switch next().map({ $0 % 8 }) {
         case 0: return .wouldBlock(.readable)
         case 1: return .wouldBlock(.writable)
-        case 2: failed = true; throw SystemCallError(call: "handshake", errno: ECONNRESET)
+        case 2: failed = true; throw TransportError(SystemCallError(call: "handshake", errno: ECONNRESET))
         default: return .done
         }
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         noOtherIOWhileWriteBlocked("read")
         guard let op = next() else { ended = true; return .endOfStream }
         switch op % 8 {
         case 0: return .wouldBlock(.readable)
         case 1: return .wouldBlock(.writable)
         case 2: ended = true; return .endOfStream
-        case 3 where op > 250: failed = true; throw SystemCallError(call: "read", errno: ECONNRESET)
+        case 3 where op > 250: failed = true; throw TransportError(SystemCallError(call: "read", errno: ECONNRESET))
         default:
             let count = min(Int(op / 8) + 1, buffer.count, script.count - cursor)
             guard count > 0 else { ended = true; return .endOfStream }
@@ -73,7 +75,7 @@ private final class FuzzTransport: Transport {
         }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult {
         precondition(!bytes.isEmpty, "zero-length write")
         if let blocked = blockedWrite {
             precondition(bytes.count >= blocked.count && Array(bytes.prefix(blocked.count)) == blocked,
@@ -83,7 +85,7 @@ private final class FuzzTransport: Transport {
         switch op % 8 {
         case 0: blockedWrite = Array(bytes); return .wouldBlock(.writable)
         case 1: blockedWrite = Array(bytes); return .wouldBlock(.readable)
-        case 2 where op > 240: failed = true; throw SystemCallError(call: "write", errno: EPIPE)
+        case 2 where op > 240: failed = true; throw TransportError(SystemCallError(call: "write", errno: EPIPE))
         default:
             let count = max(1, min(bytes.count, Int(op) * 97 % (bytes.count + 1)))
             echoed += bytes.prefix(count)
@@ -92,7 +94,7 @@ private final class FuzzTransport: Transport {
         }
     }
 
-    func shutdownOutput() throws -> Step {
+    func shutdownOutput() throws(TransportError) -> Step {
         noOtherIOWhileWriteBlocked("shutdown")
         switch next().map({ $0 % 4 }) {
         case 0: return .wouldBlock(.writable)
@@ -113,7 +115,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let transport = FuzzTransport(script: Array(bytes[2...]))
     let policy = EchoPolicy(mode: mode, maxLine: maxLine, handshakeTimeout: 1_000_000_000, idleTimeout: 1_000_000_000)
     let connection = Connection(loop: loop, transport: transport, peer: "fuzz", policy: policy)
-    do { try connection.start() } catch { return 0 }
+    connection.start()
 
     var steps = 0
     while connection.state != .closed && steps < 10_000 {

@@ -1,6 +1,8 @@
 // libFuzzer target: the line framer against a naive model, over arbitrary chunkings.
 // Input: [maxLine-1, mode, chunk lengths..., 0xFF separator, stream bytes...].
 @testable import SecureEcho
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLineFramer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,20 +1,23 @@
 // One client connection: the echo state machine, written once for every transport.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The per-connection settings, fixed at accept time.
-struct EchoPolicy: Sendable {
-    var mode: EchoMode
-    var maxLine: Int
-    var handshakeTimeout: UInt64  // nanoseconds
-    var idleTimeout: UInt64       // nanoseconds
+package struct EchoPolicy: Sendable {
+    package var mode: EchoMode
+    package var maxLine: Int
+    package var handshakeTimeout: UInt64  // nanoseconds
+    package var idleTimeout: UInt64       // nanoseconds
     /// How long a connection being closed by the server may take to flush and say goodbye.
-    var closingGrace: UInt64 = 5_000_000_000
+    package var closingGrace: UInt64 = 5_000_000_000
     /// During server shutdown, how long a peer must have sent nothing before its echo counts as
     /// finished (bytes already sent may still be on their way through the kernel).
-    var shutdownQuiet: UInt64 = 200_000_000
+    package var shutdownQuiet: UInt64 = 200_000_000
 }
 
 /// handshaking → echoing → flushing → closing → (draining →) closed.
@@ -27,8 +30,8 @@ struct EchoPolicy: Sendable {
 /// Memory is bounded by construction: the connection reads only when all echo it was allowed
 /// to send has been sent, so it holds at most one read (64 KiB) plus an unfinished line
 /// shorter than `maxLine`. A client that stops reading stops being read from.
-final class Connection: EventHandler {
-    enum State: Equatable {
+package final class Connection: EventHandler {
+    package enum State: Equatable {
         case handshaking
         case echoing
         /// The peer ended its stream, or the server is closing: send what is left.
@@ -45,10 +48,10 @@ final class Connection: EventHandler {
     private unowned let loop: EventLoop
     private let transport: any Transport
     private let policy: EchoPolicy
-    let peer: String
-    let fd: CInt
-    private(set) var token: UInt32 = 0
-    private(set) var state: State = .handshaking
+    package let peer: String
+    package let fd: CInt
+    package private(set) var token: UInt32 = 0
+    package private(set) var state: State = .handshaking
     private var framer: LineFramer
     private var output = OutputBuffer()
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
@@ -68,15 +71,20 @@ final class Connection: EventHandler {
 
     /// Reads per pass before yielding to other connections (fairness); the connection is then
     /// served again before the loop sleeps.
-    static let readBudget = 16
+    package static let readBudget = 16
     /// A read is only started with room for a whole TLS record's plaintext.
-    static let minimumReadRoom = 16 * 1024
+    package static let minimumReadRoom = 16 * 1024
     /// Longest unfinished line moved to the read buffer's front; a longer one stays put, so a
     /// peer dribbling bytes onto a long line costs an append per read, not a copy of the line.
-    static let maximumCarriedTail = 4 * 1024
+    package static let maximumCarriedTail = 4 * 1024
 
-    init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy) {
+    /// Called once when the connection closes (the server gives back its connection slot).
+    private let onClose: (() -> Void)?
+
+    package init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy,
+                 onClose: (() -> Void)? = nil) {
         self.loop = loop
+        self.onClose = onClose
         self.transport = transport
         self.policy = policy
         self.peer = peer
@@ -88,8 +96,16 @@ final class Connection: EventHandler {
     }
 
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
-    func start() throws(SystemCallError) {
-        token = try loop.register(self, fd: fd, interest: .readable)
+    package func start() {
+        do {
+            token = try loop.register(self, fd: fd, interest: .readable)
+        } catch {
+            loop.logger.warning("rejected peer=\(peer) via=\(transport.name): \(error)")
+            state = .closed
+            transport.close()
+            onClose?()
+            return
+        }
         loop.connectionOpened()
         loop.logger.info("accepted peer=\(peer) via=\(transport.name) loop=\(loop.id)")
         handle([])
@@ -103,7 +119,7 @@ final class Connection: EventHandler {
 
     // MARK: - Events
 
-    func handle(_ ready: Interest) {
+    package func handle(_ ready: Interest) {
         guard state != .closed else { return }
         do {
             if state == .handshaking {
@@ -131,13 +147,13 @@ final class Connection: EventHandler {
                 close(reason: closeReason)
             }
         } catch {
-            var reason = Self.describe(error, handshaking: state == .handshaking)
+            var reason = error.description
             if state == .handshaking, let progress = transport.handshakeProgress { reason += " (\(progress))" }
             close(reason: reason)
         }
     }
 
-    func deadlinePassed(now: UInt64) {
+    package func deadlinePassed(now: UInt64) {
         guard state != .closed else { return }
         if let hardDeadline, now >= hardDeadline {
             return close(reason: closeReason)
@@ -169,7 +185,7 @@ final class Connection: EventHandler {
 
     /// The server stops: a handshake in progress is dropped; an echoing connection finishes
     /// what its peer already sent (once the peer has gone quiet), then closes politely.
-    func beginShutdown() {
+    package func beginShutdown() {
         switch state {
         case .handshaking:
             close(reason: "shutdown")
@@ -182,16 +198,16 @@ final class Connection: EventHandler {
     }
 
     /// All echo was sent and our stream ended; only the peer's end of stream is awaited.
-    var hasFinishedEcho: Bool { state == .draining }
+    package var hasFinishedEcho: Bool { state == .draining }
 
     /// Closes now, whatever is pending.
-    func abort(reason: String) {
+    package func abort(reason: String) {
         close(reason: reason)
     }
 
     /// Ends the connection politely: echo what was received (an unfinished line included),
     /// end our stream, and give up after the closing grace whatever the peer does.
-    func beginClosing(reason: String) {
+    package func beginClosing(reason: String) {
         closeReason = reason
         output.release(framer.finish())
         state = .flushing
@@ -205,7 +221,7 @@ final class Connection: EventHandler {
 
     /// Writes what may be sent and reads what there is, until something would block
     /// (returns what to wait for) or the state moves past echoing (returns nil).
-    private func pump() throws -> Interest? {
+    private func pump() throws(TransportError) -> Interest? {
         // One strong reference for the whole pass instead of one per use of the unowned property.
         let loop = self.loop
         var reads = 0
@@ -263,22 +279,26 @@ final class Connection: EventHandler {
         }
     }
 
-    /// Discards input until the peer ends its stream (returns nil) or it would block.
-    private func drain() throws -> Interest? {
-        while true {
+    /// Discards input until the peer ends its stream (returns nil) or it would block. Reads as
+    /// many times per pass as echo may: a peer flooding after our end of stream waits its turn
+    /// like any other, and the closing grace cuts it off in the end.
+    private func drain() throws(TransportError) -> Interest? {
+        for _ in 0..<Self.readBudget {
             switch try transport.read(into: loop.readBuffer) {
             case .bytes(let count): bytesIn += count
             case .wouldBlock(let interest): return interest
             case .endOfStream: return nil
             }
         }
+        loop.servePending(fd: fd, token: token)
+        return .readable
     }
 
     /// Input in the loop's read buffer: the first `carried` bytes are the held line moved out
     /// of the output buffer, the rest are new. When nothing is queued, the releasable prefix is
     /// written straight from the read buffer; only what the socket refused, plus an unfinished
     /// line, is copied into the connection's own buffer.
-    private func echo(_ bytes: UnsafeRawBufferPointer, carried: Int) throws -> Interest? {
+    private func echo(_ bytes: UnsafeRawBufferPointer, carried: Int) throws(TransportError) -> Interest? {
         let fresh = UnsafeRawBufferPointer(rebasing: bytes[carried...])
         let releasable = framer.ingest(fresh)
         guard output.isEmpty else {
@@ -296,7 +316,7 @@ final class Connection: EventHandler {
             case .wouldBlock(let interest):
                 blocked = interest
             case .endOfStream:
-                throw SystemCallError(call: "write", errno: EPIPE)
+                throw Self.endedWhileWriting
             }
             if blocked != nil { break }
         }
@@ -306,7 +326,7 @@ final class Connection: EventHandler {
     }
 
     /// Sends queued echo until it is gone (nil) or the transport would block (what to wait for).
-    private func flush() throws -> Interest? {
+    private func flush() throws(TransportError) -> Interest? {
         while output.sendableCount > 0 {
             switch try transport.write(output.sendable) {
             case .bytes(let count):
@@ -316,11 +336,14 @@ final class Connection: EventHandler {
             case .wouldBlock(let interest):
                 return interest
             case .endOfStream:
-                throw SystemCallError(call: "write", errno: EPIPE)
+                throw Self.endedWhileWriting
             }
         }
         return nil
     }
+
+    /// A write answered end of stream: the peer's close_notify arrived while echo was pending.
+    private static let endedWhileWriting = TransportError(.peerStoppedReading, "close_notify received during a write")
 
     // MARK: - Registration and closing
 
@@ -340,22 +363,9 @@ final class Connection: EventHandler {
         loop.connectionClosed()
         transport.close()
         output.reset()
+        onClose?()
         let durationMs = (MonotonicClock.now() - openedAt) / 1_000_000
         let tls = negotiated.map { " tls=\($0)" } ?? ""
         loop.logger.info("closed peer=\(peer) via=\(transport.name)\(tls) bytes_in=\(bytesIn) bytes_out=\(bytesOut) duration_ms=\(durationMs) reason=\"\(reason)\"")
-    }
-
-    /// The one-line reason a log reader needs.
-    private static func describe(_ error: any Error, handshaking: Bool) -> String {
-        switch error {
-        case let error as SystemCallError where error.isConnectionReset:
-            return "reset by peer (\(error.reason))"
-        case let error as OpenSSLError where handshaking:
-            return "tls handshake failed: \(error.reasons.joined(separator: "; "))"
-        case let error as OpenSSLError:
-            return "tls error: \(error.reasons.joined(separator: "; "))"
-        default:
-            return "\(error)"
-        }
     }
 }

@@ -1,4 +1,7 @@
 // Decides how much of the received byte stream may be echoed now. Pure: no I/O, no buffers.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 
 /// How the server echoes.
 public enum EchoMode: String, CaseIterable, Sendable {

@@ -1,4 +1,7 @@
 // One connection's bytes that were received but not yet echoed back.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,34 +10,34 @@ import Glibc
 /// held bytes are an unfinished line. Storage exists only while the queue is non-empty, so an
 /// idle connection costs no buffer; it moves (compaction, growth) only between writes, which
 /// TLS permits because contexts enable SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER.
-struct OutputBuffer: ~Copyable {
+package struct OutputBuffer: ~Copyable {
     private var storage: UnsafeMutableRawPointer?
     private var capacity = 0
     private var head = 0
     private var tail = 0
     /// Bytes from the head that may be sent; the rest are held.
-    private(set) var sendableCount = 0
+    package private(set) var sendableCount = 0
 
-    static let minimumCapacity = 4096
+    package static let minimumCapacity = 4096
 
-    init() {}
+    package init() {}
 
     deinit { free(storage) }
 
-    var count: Int { tail - head }
-    var isEmpty: Bool { head == tail }
-    var heldCount: Int { count - sendableCount }
+    package var count: Int { tail - head }
+    package var isEmpty: Bool { head == tail }
+    package var heldCount: Int { count - sendableCount }
     /// Bytes of storage this buffer owns right now.
-    var allocatedBytes: Int { capacity }
+    package var allocatedBytes: Int { capacity }
 
     /// The bytes to hand to the next write. Empty when nothing is sendable.
-    var sendable: UnsafeRawBufferPointer {
+    package var sendable: UnsafeRawBufferPointer {
         guard let storage else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: storage + head, count: sendableCount)
     }
 
     /// Appends `bytes` as held (not yet sendable).
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         reserve(bytes.count)
         guard let storage else { return }
@@ -43,13 +46,13 @@ struct OutputBuffer: ~Copyable {
     }
 
     /// Marks `n` more held bytes as sendable.
-    mutating func release(_ n: Int) {
+    package mutating func release(_ n: Int) {
         precondition(n >= 0 && sendableCount + n <= count, "release beyond the buffer")
         sendableCount += n
     }
 
     /// `n` sendable bytes were written.
-    mutating func consume(_ n: Int) {
+    package mutating func consume(_ n: Int) {
         precondition(n >= 0 && n <= sendableCount, "consumed more than was sendable")
         head += n
         sendableCount -= n
@@ -58,7 +61,7 @@ struct OutputBuffer: ~Copyable {
 
     /// Copies the held bytes (nothing may be sendable) to the start of `destination`, then
     /// empties the buffer. Returns how many bytes moved.
-    mutating func moveHeld(to destination: UnsafeMutableRawBufferPointer) -> Int {
+    package mutating func moveHeld(to destination: UnsafeMutableRawBufferPointer) -> Int {
         precondition(sendableCount == 0 && count <= destination.count, "moveHeld with sendable bytes or too little room")
         let moved = count
         if let storage, moved > 0, let target = destination.baseAddress {
@@ -69,7 +72,7 @@ struct OutputBuffer: ~Copyable {
     }
 
     /// Drops everything and gives the storage back.
-    mutating func reset() {
+    package mutating func reset() {
         free(storage)
         storage = nil
         capacity = 0

@@ -1,5 +1,8 @@
 // Composes the pieces: the TLS context, one event loop per thread with its own listeners,
 // and the signal handling; runs until a SIGTERM/SIGINT shutdown has finished.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -25,7 +28,7 @@ public final class EchoServer {
     private var openAtShutdown = 0
 
     /// Descriptors beyond one per connection: listeners, pollers, eventfds, signalfd, spares, stdio.
-    static let descriptorOverhead = 64
+    package static let descriptorOverhead = 64
 
     /// Loads the certificate and binds every listener; throws, naming the file or
     /// host:port at fault, before anything is served.
@@ -37,8 +40,8 @@ public final class EchoServer {
                                            for: configuration.maxConnections)
         // Before any thread exists, so that every thread inherits the blocked signals.
         for id in 0..<configuration.threads {
-            let loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger, shared: shared, id: id)
-            let worker = try LoopWorker(loop: loop, shutdownGrace: configuration.shutdownGrace)
+            let loop = EventLoop(poller: try makePoller(configuration.poller), logger: logger, id: id)
+            let worker = try LoopWorker(loop: loop, shared: shared, shutdownGrace: configuration.shutdownGrace)
             workers.append(worker)
             wakeups.append(worker.wakeup)
         }
@@ -56,7 +59,8 @@ public final class EchoServer {
             shared.currentTLSContext = context
             let shared = self.shared
             tlsAddresses = try listenOnEveryHost(port: port, name: "tls", policy: policy) { socket in
-                guard let context = shared.currentTLSContext else { throw TLSContextError.library(.drain("no TLS context")) }
+                // Set before the first listener opens and only ever replaced, never cleared.
+                guard let context = shared.currentTLSContext else { preconditionFailure("TLS listener without a TLS context") }
                 return try TLSTransport(socket: socket, context: context)
             }
             if configuration.tls.keylogPath != nil {
@@ -144,7 +148,13 @@ public final class EchoServer {
         }
         do {
             let context = try TLSContext.server(configuration.tls)
-            if let previous = shared.currentTLSContext { context.adoptTicketKeys(from: previous) }
+            if let previous = shared.currentTLSContext {
+                do {
+                    try context.adoptTicketKeys(from: previous)
+                } catch {
+                    logger.warning("SIGHUP: \(error); tickets issued before the reload will not resume")
+                }
+            }
             shared.currentTLSContext = context
             fingerprint = context.fingerprint
             logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")
@@ -189,7 +199,7 @@ public final class EchoServer {
         } catch {
             throw ListenError(address: address, name: name, cause: error)
         }
-        let listener = try Listener(loop: worker.loop, socket: socket, name: name, policy: policy,
+        let listener = try Listener(loop: worker.loop, shared: shared, socket: socket, name: name, policy: policy,
                                     maxConnections: configuration.maxConnections,
                                     refusalMessage: refusalMessage,
                                     makeTransport: transport)

@@ -1,24 +1,30 @@
 // A listening socket on the loop: accepts until the kernel has nobody waiting, and is the
 // only place that knows whether its port speaks TLS or plain TCP.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 import Logging
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-final class Listener: EventHandler {
-    typealias TransportFactory = (Socket) throws -> any Transport
+package final class Listener: EventHandler {
+    package typealias TransportFactory = (Socket) throws -> any Transport
 
     private unowned let loop: EventLoop
     private let socket: Socket
-    let address: SocketAddress
-    let name: String
+    package let address: SocketAddress
+    package let name: String
     private let makeTransport: TransportFactory
     private let policy: EchoPolicy
+    private let shared: SharedServerState
     private var token: UInt32 = 0
     /// A descriptor held in reserve: when the process runs out, it is freed for a moment to
     /// accept and close the waiting connection, so a full fd table neither spins nor stalls.
-    private var spareDescriptor: CInt = -1
+    private let spare = SpareDescriptor()
+    /// Accepting is paused (descriptor table full and no spare left) until this time.
+    private var pausedUntil: UInt64?
     private var lastFullTableLog: UInt64 = 0
     private let maxConnections: Int
     /// Written to a client refused past --max-connections (plain TCP can say why; TLS cannot).
@@ -27,11 +33,12 @@ final class Listener: EventHandler {
     private var refusedSinceLog = 0
 
     /// Fairness: at most this many accepts per readiness event.
-    static let acceptsPerEvent = 64
+    package static let acceptsPerEvent = 64
 
-    init(loop: EventLoop, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
+    package init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
          refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory) throws(SystemCallError) {
         self.loop = loop
+        self.shared = shared
         self.maxConnections = maxConnections
         self.refusalMessage = refusalMessage
         self.socket = socket
@@ -39,15 +46,10 @@ final class Listener: EventHandler {
         self.policy = policy
         self.makeTransport = makeTransport
         self.address = try socket.localAddress()
-        spareDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
         token = try loop.register(self, fd: socket.descriptor, interest: .readable)
     }
 
-    deinit {
-        if spareDescriptor >= 0 { Glibc.close(spareDescriptor) }
-    }
-
-    func handle(_ ready: Interest) {
+    package func handle(_ ready: Interest) {
         for _ in 0..<Self.acceptsPerEvent {
             do {
                 guard let (client, peer) = try socket.accept() else { return }
@@ -59,27 +61,41 @@ final class Listener: EventHandler {
         // More may be waiting: level-triggered polling reports the listener again.
     }
 
-    func deadlinePassed(now: UInt64) {}
+    /// The pause after a full descriptor table is over: listen again (the spare is re-taken
+    /// on the next shed, when the table may have room).
+    package func deadlinePassed(now: UInt64) {
+        guard let until = pausedUntil, now >= until, socket.isOpen else { return }
+        pausedUntil = nil
+        try? loop.setInterest(.readable, fd: socket.descriptor, token: token)
+    }
+
+    /// How long accepting pauses when the table is full and the spare cannot be re-taken.
+    static let fullTablePause: UInt64 = 100_000_000
 
     /// Stops accepting: the listening socket is closed, so new clients are refused by the kernel.
-    func stop() {
+    package func stop() {
         loop.deregister(fd: socket.descriptor, token: token)
         socket.close()
     }
 
     private func admit(_ client: Socket, peer: SocketAddress) {
-        guard loop.shared.connections.load(ordering: .relaxed) < maxConnections else {
+        guard shared.reserveConnection(limit: maxConnections) else {
             return refuse(client, peer: peer)
         }
         client.setNoDelay()
+        let transport: any Transport
         do {
-            let transport = try makeTransport(client)
-            let connection = Connection(loop: loop, transport: transport, peer: peer.description, policy: policy)
-            try connection.start()
+            transport = try makeTransport(client)
         } catch {
+            shared.releaseConnection()
             loop.logger.warning("rejected peer=\(peer) via=\(name): \(error)")
             client.close()
+            return
         }
+        // From here the connection owns its slot and gives it back when it closes.
+        let connection = Connection(loop: loop, transport: transport, peer: peer.description, policy: policy,
+                                    onClose: { [shared] in shared.releaseConnection() })
+        connection.start()
     }
 
     /// Past --max-connections: accept and close at once, so the client learns now instead of
@@ -104,7 +120,7 @@ final class Listener: EventHandler {
             return true  // that one peer is gone; the next may be fine
         case EMFILE, ENFILE:
             shedOneConnection(error)
-            return true
+            return false
         default:
             loop.logger.error("accept on \(address): \(error)")
             return false
@@ -116,10 +132,16 @@ final class Listener: EventHandler {
             lastFullTableLog = loop.now
             loop.logger.error("accept on \(address): \(error.reason); closing new connections until descriptors free up")
         }
-        guard spareDescriptor >= 0 else { return }
-        Glibc.close(spareDescriptor)
-        spareDescriptor = -1
-        if let (client, _) = try? socket.accept() { client.close() }
-        spareDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        // Descriptors are process-wide: another loop may take the number the spare frees, so
+        // re-taking it can fail. Without a spare the listener stops asking for a while instead
+        // of being woken for accepts that can only fail (a level-triggered spin).
+        if spare.acquire() {
+            spare.release()
+            if let (client, _) = try? socket.accept() { client.close() }
+            if spare.acquire() { return }
+        }
+        pausedUntil = loop.now + Self.fullTablePause
+        try? loop.setInterest([], fd: socket.descriptor, token: token)
+        loop.schedule(deadline: loop.now + Self.fullTablePause, fd: socket.descriptor, token: token)
     }
 }

@@ -1,20 +1,25 @@
 // One event loop with its own listeners (SO_REUSEPORT when there are several loops), run on
 // its own thread. Loops share nothing on the per-connection path; other threads reach a loop
 // only by waking it through its eventfd.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 import Logging
 import Synchronization
 
-final class LoopWorker {
-    let loop: EventLoop
-    private(set) var listeners: [Listener] = []
+package final class LoopWorker {
+    package let loop: EventLoop
+    package let shared: SharedServerState
+    package private(set) var listeners: [Listener] = []
     /// Wakes this loop from any thread; it then checks the shared shutdown requests.
-    let wakeup: EventFD
+    package let wakeup: EventFD
     private var waker: Waker?
     private var shuttingDown = false
     private let shutdownGrace: Double
 
-    init(loop: EventLoop, shutdownGrace: Double) throws(SystemCallError) {
+    package init(loop: EventLoop, shared: SharedServerState, shutdownGrace: Double) throws(SystemCallError) {
         self.loop = loop
+        self.shared = shared
         self.shutdownGrace = shutdownGrace
         wakeup = try EventFD()
         let waker = Waker(descriptor: wakeup)
@@ -24,21 +29,21 @@ final class LoopWorker {
         self.waker = waker
     }
 
-    func add(_ listener: Listener) {
+    package func add(_ listener: Listener) {
         listeners.append(listener)
     }
 
     /// Serves until a shutdown has begun and this loop's last connection has closed.
-    func run() throws(SystemCallError) {
+    package func run() throws(SystemCallError) {
         while !(shuttingDown && loop.connectionCount == 0) {
             try loop.runOnce()
         }
     }
 
     /// Acts on what the shared state asks for; runs on this loop's thread.
-    func checkRequests() {
-        if loop.shared.shutdownRequested.load(ordering: .relaxed) && !shuttingDown { beginShutdown() }
-        if loop.shared.cutRequested.load(ordering: .relaxed) { cutRemaining() }
+    package func checkRequests() {
+        if shared.shutdownRequested.load(ordering: .relaxed) && !shuttingDown { beginShutdown() }
+        if shared.cutRequested.load(ordering: .relaxed) { cutRemaining() }
     }
 
     private func beginShutdown() {
@@ -54,7 +59,7 @@ final class LoopWorker {
     private func cutRemaining() {
         for case let connection as Connection in loop.handlers {
             // A connection only waiting for its peer to close has delivered everything.
-            if !connection.hasFinishedEcho { loop.shared.cutAtGrace.add(1, ordering: .relaxed) }
+            if !connection.hasFinishedEcho { shared.cutAtGrace.add(1, ordering: .relaxed) }
             connection.abort(reason: "shutdown grace expired")
         }
     }
@@ -62,21 +67,21 @@ final class LoopWorker {
 
 /// The loop's eventfd as an event handler, and the owner of the loop's shutdown deadline.
 private final class Waker: EventHandler {
-    let descriptor: EventFD
-    var token: UInt32 = 0
-    var onWake: () -> Void = {}
-    var onGraceExpired: () -> Void = {}
+    package let descriptor: EventFD
+    package var token: UInt32 = 0
+    package var onWake: () -> Void = {}
+    package var onGraceExpired: () -> Void = {}
 
-    init(descriptor: EventFD) {
+    package init(descriptor: EventFD) {
         self.descriptor = descriptor
     }
 
-    func handle(_ ready: Interest) {
+    package func handle(_ ready: Interest) {
         descriptor.drain()
         onWake()
     }
 
-    func deadlinePassed(now: UInt64) {
+    package func deadlinePassed(now: UInt64) {
         onGraceExpired()
     }
 }

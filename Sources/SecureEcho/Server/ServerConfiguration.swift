@@ -1,4 +1,7 @@
 // Everything EchoServer needs, as a value: built by the CLI, by tests, or by hand.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 #if canImport(Glibc)
 import Glibc
 #endif

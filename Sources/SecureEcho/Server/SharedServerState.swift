@@ -1,20 +1,40 @@
 // The little state the event loops share: the connection count behind --max-connections,
 // the TLS context new connections get, and the shutdown requests. Everything else is
 // per loop, so the per-connection path takes no lock.
+import SecureEchoLoop
+import SecureEchoSystem
+import SecureEchoTLS
 import Synchronization
 
-final class SharedServerState: Sendable {
-    /// Open client connections across every loop.
-    let connections = Atomic<Int>(0)
-    let shutdownRequested = Atomic<Bool>(false)
+package final class SharedServerState: Sendable {
+    /// Open client connections across every loop; only `reserveConnection` adds to it.
+    package let connections = Atomic<Int>(0)
+    package let shutdownRequested = Atomic<Bool>(false)
     /// A second signal, or the grace deadline: close what is left now.
-    let cutRequested = Atomic<Bool>(false)
+    package let cutRequested = Atomic<Bool>(false)
     /// Connections closed at the grace deadline before finishing their echo.
-    let cutAtGrace = Atomic<Int>(0)
+    package let cutAtGrace = Atomic<Int>(0)
     /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
     private let tlsContext = Mutex<TLSContext?>(nil)
 
-    var currentTLSContext: TLSContext? {
+    /// Takes one of `limit` connection slots, or returns false when all are taken. A
+    /// compare-and-exchange, so loops accepting at the same moment can never overshoot.
+    package func reserveConnection(limit: Int) -> Bool {
+        var current = connections.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = connections.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    package func releaseConnection() {
+        connections.subtract(1, ordering: .relaxed)
+    }
+
+    package var currentTLSContext: TLSContext? {
         get { tlsContext.withLock { $0 } }
         set { tlsContext.withLock { $0 = newValue } }
     }

@@ -1,24 +1,27 @@
 // Plain TCP: reads and writes go straight to the socket.
+import SecureEchoSystem
 
-final class PlainTransport: Transport {
+package final class PlainTransport: Transport {
     private let socket: Socket
     private var memo = ReadinessMemo()
 
-    init(socket: Socket) {
+    package init(socket: Socket) {
         self.socket = socket
     }
 
-    var name: String { "plain" }
-    var negotiated: String? { nil }
-    var handshakeProgress: String? { nil }
-    var descriptor: CInt { socket.descriptor }
-    var hasBufferedInput: Bool { false }
+    package var name: String { "plain" }
+    package var negotiated: String? { nil }
+    package var handshakeProgress: String? { nil }
+    package var descriptor: CInt { socket.descriptor }
+    package var hasBufferedInput: Bool { false }
 
-    func handshake() throws -> Step { .done }
+    package func handshake() throws(TransportError) -> Step { .done }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         if memo.skipsRead() { return .wouldBlock(.readable) }
-        switch try socket.read(into: buffer) {
+        let result: SyscallResult<Int>
+        do { result = try socket.read(into: buffer) } catch { throw TransportError(error) }
+        switch result {
         case .done(0): return .endOfStream
         case .done(let count):
             memo.read(count, of: buffer.count)
@@ -27,9 +30,11 @@ final class PlainTransport: Transport {
         }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult {
         if memo.skipsWrite() { return .wouldBlock(.writable) }
-        switch try socket.write(bytes) {
+        let result: SyscallResult<Int>
+        do { result = try socket.write(bytes) } catch { throw TransportError(error) }
+        switch result {
         case .done(let count):
             memo.wrote(count, of: bytes.count)
             return .bytes(count)
@@ -37,10 +42,10 @@ final class PlainTransport: Transport {
         }
     }
 
-    func shutdownOutput() throws -> Step {
-        try socket.shutdownWrite()
+    package func shutdownOutput() throws(TransportError) -> Step {
+        do { try socket.shutdownWrite() } catch { throw TransportError(error) }
         return .done
     }
 
-    func close() { socket.close() }
+    package func close() { socket.close() }
 }

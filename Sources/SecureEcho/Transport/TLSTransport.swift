@@ -1,25 +1,49 @@
 // TLS over a non-blocking socket: every call goes through the TLSSession, which maps
-// OpenSSL's WANT_READ/WANT_WRITE onto the same outcomes plain TCP produces.
+// OpenSSL's WANT_READ/WANT_WRITE onto the same outcomes plain TCP produces. The one place
+// above the TLS layer that sees OpenSSL's errors: they leave here as TransportErrors.
+import SecureEchoSystem
+import SecureEchoTLS
 
-final class TLSTransport: Transport {
+package final class TLSTransport: Transport {
     private let socket: Socket
     private let session: TLSSession
 
     /// `serverName` is sent as SNI when the context is a client's.
-    init(socket: Socket, context: TLSContext, serverName: String? = nil) throws {
+    package init(socket: Socket, context: TLSContext, serverName: String? = nil) throws(OpenSSLError) {
         self.socket = socket
         self.session = try TLSSession(context: context, fd: socket.descriptor, serverName: serverName)
     }
 
-    var name: String { "tls" }
-    var negotiated: String? { "\(session.negotiated) \(session.handshakeDetails)" }
-    var handshakeProgress: String? { session.handshakeProgress }
-    var descriptor: CInt { socket.descriptor }
-    var hasBufferedInput: Bool { session.hasBufferedInput }
+    package var name: String { "tls" }
+    package var negotiated: String? { "\(session.negotiated) \(session.handshakeDetails)" }
+    package var handshakeProgress: String? { session.handshakeProgress }
+    package var descriptor: CInt { socket.descriptor }
+    package var hasBufferedInput: Bool { session.hasBufferedInput }
 
-    func handshake() throws -> Step { try session.handshake() }
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult { try session.read(into: buffer) }
-    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult { try session.write(bytes) }
-    func shutdownOutput() throws -> Step { try session.shutdown() }
-    func close() { socket.close() }
+    package func handshake() throws(TransportError) -> Step {
+        do { return try session.handshake() } catch { throw Self.map(error, handshaking: true) }
+    }
+
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
+        do { return try session.read(into: buffer) } catch { throw Self.map(error, handshaking: false) }
+    }
+
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult {
+        do { return try session.write(bytes) } catch { throw Self.map(error, handshaking: false) }
+    }
+
+    package func shutdownOutput() throws(TransportError) -> Step {
+        do { return try session.shutdown() } catch { throw Self.map(error, handshaking: false) }
+    }
+
+    package func close() { socket.close() }
+
+    private static func map(_ error: TLSSessionError, handshaking: Bool) -> TransportError {
+        switch error {
+        case .system(let error):
+            return TransportError(error)
+        case .library(let error):
+            return TransportError(handshaking ? .handshakeFailed : .protocolFailure, error.reasons.joined(separator: "; "))
+        }
+    }
 }

@@ -1,22 +1,8 @@
 // The byte pipe a Connection talks to. TLS and plain TCP implement it; the echo
 // logic above it exists once and never asks which one it has.
+import SecureEchoSystem
 
-/// What one non-blocking read or write did. Would-block and end-of-stream are outcomes, not errors.
-public enum IOResult: Equatable, Sendable {
-    case bytes(Int)
-    /// Try again once the socket is ready for this. TLS may cross directions: a read can need writability.
-    case wouldBlock(Interest)
-    /// The peer ended its stream (read returned 0, or TLS close_notify).
-    case endOfStream
-}
-
-/// What one step of a multi-step operation (handshake, shutdown) did.
-public enum Step: Equatable, Sendable {
-    case done
-    case wouldBlock(Interest)
-}
-
-protocol Transport: AnyObject {
+package protocol Transport: AnyObject {
     /// "tls" or "plain", for logs.
     var name: String { get }
     /// Negotiated protocol details for logs ("TLSv1.3/TLS_AES_256_GCM_SHA384"), nil when none.
@@ -25,14 +11,14 @@ protocol Transport: AnyObject {
     var handshakeProgress: String? { get }
     var descriptor: CInt { get }
     /// Completes the transport-level handshake; plain TCP is done at once.
-    func handshake() throws -> Step
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult
+    func handshake() throws(TransportError) -> Step
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult
     /// A write that returned `.wouldBlock` must be retried with the same leading bytes.
-    func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult
     /// Input already pulled off the socket but not yet returned by `read` (it will not wake the poller).
     var hasBufferedInput: Bool { get }
     /// Ends our direction of the stream (TCP FIN, or TLS close_notify), keeping the read side open.
-    func shutdownOutput() throws -> Step
+    func shutdownOutput() throws(TransportError) -> Step
     /// Releases the descriptor. Idempotent.
     func close()
 }

@@ -1,0 +1,43 @@
+// The seam between the event loop and the kernel's readiness API.
+// Backends (EpollPoller, PollPoller) translate their native flags into
+// `Interest` and `PollEvent` at their edge; nothing above them sees EPOLL*/POLL*.
+import SecureEchoSystem
+
+/// One readiness report. Hang-ups and errors are reported as both readable and
+/// writable, so the handler discovers them through its own read or write call.
+public struct PollEvent: Sendable {
+    public var fd: CInt
+    /// The registration token given at `register`: the loop drops events whose
+    /// token no longer matches, which protects a reused fd from a stale event.
+    public var token: UInt32
+    public var ready: Interest
+}
+
+public enum PollerKind: String, CaseIterable, Sendable {
+    case epoll
+    case poll
+}
+
+/// A readiness multiplexer. Level-triggered: an fd stays ready until its condition is consumed.
+public protocol Poller: AnyObject {
+    var kind: PollerKind { get }
+    func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
+    func modify(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
+    func deregister(fd: CInt) throws(SystemCallError)
+    /// Blocks until at least one event or `timeoutMilliseconds` (-1: forever, 0: don't block).
+    /// Replaces the contents of `events`; an EINTR wake-up returns no events.
+    func wait(timeoutMilliseconds: CInt, into events: inout [PollEvent]) throws(SystemCallError)
+}
+
+public func makePoller(_ kind: PollerKind) throws(SystemCallError) -> any Poller {
+    switch kind {
+    case .epoll:
+        #if os(Linux)
+        return try EpollPoller()
+        #else
+        return PollPoller()
+        #endif
+    case .poll:
+        return PollPoller()
+    }
+}

@@ -1,0 +1,42 @@
+// What the TLS listener offers: certificate, versions, client certificates, resumption,
+// key logging and ALPN. A value, built by the CLI or by hand.
+import SecureEchoSystem
+
+/// Where the server's certificate comes from.
+public enum CertificateSource: Sendable, Equatable {
+    /// A self-signed P-256 certificate made in memory at start.
+    case ephemeral
+    /// PEM files: a certificate chain (leaf first) and its private key.
+    case files(certificate: String, key: String)
+}
+
+/// Whether a client certificate is demanded when `clientCA` is set.
+public enum ClientAuth: String, CaseIterable, Sendable {
+    /// A client without an acceptable certificate is refused during the handshake.
+    case required
+    /// A client may send none; one it does send must still verify.
+    case optional
+}
+
+public struct TLSServerOptions: Sendable, Equatable {
+    /// The served certificates: the first is the default; with several, the one whose names
+    /// match the client's SNI server name is used.
+    public var certificates: [CertificateSource] = [.ephemeral]
+    /// Lowest TLS version accepted.
+    public var minimumVersion = TLSVersion.tls12
+    /// PEM bundle of the CAs that client certificates must chain to; nil asks for none.
+    public var clientCA: String?
+    public var clientAuth = ClientAuth.required
+    /// TLS 1.3 tickets and TLS 1.2 session IDs and tickets.
+    public var resumption = true
+    /// Server-side session cache entries (TLS 1.2 session IDs).
+    public var sessionCacheSize = 20_000
+    /// Appends NSS key-log lines here (for Wireshark); nil disables it.
+    public var keylogPath: String?
+    /// Protocols offered through ALPN, in the server's order of preference; empty ignores ALPN.
+    public var alpn: [String] = []
+
+    public init(certificate: CertificateSource = .ephemeral) {
+        certificates = [certificate]
+    }
+}
