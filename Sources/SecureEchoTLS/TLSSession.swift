@@ -17,10 +17,10 @@ package final class TLSSession {
     private let ssl: OpaquePointer
     /// Keeps the SSL_CTX alive for as long as the SSL that points into it.
     private let context: TLSContext
-    package private(set) var isFatal = false
+    private(set) var isFatal = false
     private var retryWriteLength: Int?
     /// What the client offered through ALPN (set by the selection callback).
-    package var offeredALPN: [String]?
+    var offeredALPN: [String]?
 
     deinit { SSL_free(ssl) }
 

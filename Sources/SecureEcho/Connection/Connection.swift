@@ -8,16 +8,16 @@ import Glibc
 #endif
 
 /// The per-connection settings, fixed at accept time.
-package struct EchoPolicy: Sendable {
-    package var mode: EchoMode
-    package var maxLine: Int
-    package var handshakeTimeout: UInt64  // nanoseconds
-    package var idleTimeout: UInt64       // nanoseconds
+struct EchoPolicy: Sendable {
+    var mode: EchoMode
+    var maxLine: Int
+    var handshakeTimeout: UInt64  // nanoseconds
+    var idleTimeout: UInt64       // nanoseconds
     /// How long a connection being closed by the server may take to flush and say goodbye.
-    package var closingGrace: UInt64 = 5_000_000_000
+    var closingGrace: UInt64 = 5_000_000_000
     /// During server shutdown, how long a peer must have sent nothing before its echo counts as
     /// finished (bytes already sent may still be on their way through the kernel).
-    package var shutdownQuiet: UInt64 = 200_000_000
+    var shutdownQuiet: UInt64 = 200_000_000
 }
 
 /// handshaking → echoing → flushing → closing → (draining →) closed.
@@ -30,8 +30,8 @@ package struct EchoPolicy: Sendable {
 /// Memory is bounded by construction: the connection reads only when all echo it was allowed
 /// to send has been sent, so it holds at most one read (64 KiB) plus an unfinished line
 /// shorter than `maxLine`. A client that stops reading stops being read from.
-package final class Connection: EventHandler {
-    package enum State: Equatable {
+final class Connection: EventHandler {
+    enum State: Equatable {
         case handshaking
         case echoing
         /// The peer ended its stream, or the server is closing: send what is left.
@@ -48,10 +48,10 @@ package final class Connection: EventHandler {
     private unowned let loop: EventLoop
     private let transport: any Transport
     private let policy: EchoPolicy
-    package let peer: String
-    package let fd: CInt
-    package private(set) var token: UInt32 = 0
-    package private(set) var state: State = .handshaking
+    let peer: String
+    let fd: CInt
+    private(set) var token: UInt32 = 0
+    private(set) var state: State = .handshaking
     private var framer: LineFramer
     private var output = OutputBuffer()
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
@@ -71,17 +71,17 @@ package final class Connection: EventHandler {
 
     /// Reads per pass before yielding to other connections (fairness); the connection is then
     /// served again before the loop sleeps.
-    package static let readBudget = 16
+    static let readBudget = 16
     /// A read is only started with room for a whole TLS record's plaintext.
-    package static let minimumReadRoom = 16 * 1024
+    static let minimumReadRoom = 16 * 1024
     /// Longest unfinished line moved to the read buffer's front; a longer one stays put, so a
     /// peer dribbling bytes onto a long line costs an append per read, not a copy of the line.
-    package static let maximumCarriedTail = 4 * 1024
+    static let maximumCarriedTail = 4 * 1024
 
     /// Called once when the connection closes (the server gives back its connection slot).
     private let onClose: (() -> Void)?
 
-    package init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy,
+    init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy,
                  onClose: (() -> Void)? = nil) {
         self.loop = loop
         self.onClose = onClose
@@ -96,7 +96,7 @@ package final class Connection: EventHandler {
     }
 
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
-    package func start() {
+    func start() {
         do {
             token = try loop.register(self, fd: fd, interest: .readable)
         } catch {
@@ -119,7 +119,7 @@ package final class Connection: EventHandler {
 
     // MARK: - Events
 
-    package func handle(_ ready: Interest) {
+    func handle(_ ready: Interest) {
         guard state != .closed else { return }
         do {
             if state == .handshaking {
@@ -153,7 +153,7 @@ package final class Connection: EventHandler {
         }
     }
 
-    package func deadlinePassed(now: UInt64) {
+    func deadlinePassed(now: UInt64) {
         guard state != .closed else { return }
         if let hardDeadline, now >= hardDeadline {
             return close(reason: closeReason)
@@ -185,7 +185,7 @@ package final class Connection: EventHandler {
 
     /// The server stops: a handshake in progress is dropped; an echoing connection finishes
     /// what its peer already sent (once the peer has gone quiet), then closes politely.
-    package func beginShutdown() {
+    func beginShutdown() {
         switch state {
         case .handshaking:
             close(reason: "shutdown")
@@ -198,16 +198,16 @@ package final class Connection: EventHandler {
     }
 
     /// All echo was sent and our stream ended; only the peer's end of stream is awaited.
-    package var hasFinishedEcho: Bool { state == .draining }
+    var hasFinishedEcho: Bool { state == .draining }
 
     /// Closes now, whatever is pending.
-    package func abort(reason: String) {
+    func abort(reason: String) {
         close(reason: reason)
     }
 
     /// Ends the connection politely: echo what was received (an unfinished line included),
     /// end our stream, and give up after the closing grace whatever the peer does.
-    package func beginClosing(reason: String) {
+    func beginClosing(reason: String) {
         closeReason = reason
         output.release(framer.finish())
         state = .flushing
@@ -263,8 +263,11 @@ package final class Connection: EventHandler {
             }
             if filled > carried {
                 bytesIn += filled - carried
-                lastActivity = loop.now
-                lastInput = loop.now
+                // One read of the loop's clock: each access to another module's stored
+                // property is a dynamic exclusivity check.
+                let now = loop.now
+                lastActivity = now
+                lastInput = now
             }
             let blockedWrite = filled > 0 ? try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<filled]), carried: carried) : nil
             if peerEnded {

@@ -10,34 +10,34 @@ import Glibc
 /// held bytes are an unfinished line. Storage exists only while the queue is non-empty, so an
 /// idle connection costs no buffer; it moves (compaction, growth) only between writes, which
 /// TLS permits because contexts enable SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER.
-package struct OutputBuffer: ~Copyable {
+struct OutputBuffer: ~Copyable {
     private var storage: UnsafeMutableRawPointer?
     private var capacity = 0
     private var head = 0
     private var tail = 0
     /// Bytes from the head that may be sent; the rest are held.
-    package private(set) var sendableCount = 0
+    private(set) var sendableCount = 0
 
-    package static let minimumCapacity = 4096
+    static let minimumCapacity = 4096
 
-    package init() {}
+    init() {}
 
     deinit { free(storage) }
 
-    package var count: Int { tail - head }
-    package var isEmpty: Bool { head == tail }
-    package var heldCount: Int { count - sendableCount }
+    var count: Int { tail - head }
+    var isEmpty: Bool { head == tail }
+    var heldCount: Int { count - sendableCount }
     /// Bytes of storage this buffer owns right now.
-    package var allocatedBytes: Int { capacity }
+    var allocatedBytes: Int { capacity }
 
     /// The bytes to hand to the next write. Empty when nothing is sendable.
-    package var sendable: UnsafeRawBufferPointer {
+    var sendable: UnsafeRawBufferPointer {
         guard let storage else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: storage + head, count: sendableCount)
     }
 
     /// Appends `bytes` as held (not yet sendable).
-    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         reserve(bytes.count)
         guard let storage else { return }
@@ -46,13 +46,13 @@ package struct OutputBuffer: ~Copyable {
     }
 
     /// Marks `n` more held bytes as sendable.
-    package mutating func release(_ n: Int) {
+    mutating func release(_ n: Int) {
         precondition(n >= 0 && sendableCount + n <= count, "release beyond the buffer")
         sendableCount += n
     }
 
     /// `n` sendable bytes were written.
-    package mutating func consume(_ n: Int) {
+    mutating func consume(_ n: Int) {
         precondition(n >= 0 && n <= sendableCount, "consumed more than was sendable")
         head += n
         sendableCount -= n
@@ -61,7 +61,7 @@ package struct OutputBuffer: ~Copyable {
 
     /// Copies the held bytes (nothing may be sendable) to the start of `destination`, then
     /// empties the buffer. Returns how many bytes moved.
-    package mutating func moveHeld(to destination: UnsafeMutableRawBufferPointer) -> Int {
+    mutating func moveHeld(to destination: UnsafeMutableRawBufferPointer) -> Int {
         precondition(sendableCount == 0 && count <= destination.count, "moveHeld with sendable bytes or too little room")
         let moved = count
         if let storage, moved > 0, let target = destination.baseAddress {
@@ -72,7 +72,7 @@ package struct OutputBuffer: ~Copyable {
     }
 
     /// Drops everything and gives the storage back.
-    package mutating func reset() {
+    mutating func reset() {
         free(storage)
         storage = nil
         capacity = 0

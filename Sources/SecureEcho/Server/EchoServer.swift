@@ -28,7 +28,7 @@ public final class EchoServer {
     private var openAtShutdown = 0
 
     /// Descriptors beyond one per connection: listeners, pollers, eventfds, signalfd, spares, stdio.
-    package static let descriptorOverhead = 64
+    static let descriptorOverhead = 64
 
     /// Loads the certificate and binds every listener; throws, naming the file or
     /// host:port at fault, before anything is served.

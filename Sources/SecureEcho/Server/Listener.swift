@@ -9,13 +9,13 @@ import Synchronization
 import Glibc
 #endif
 
-package final class Listener: EventHandler {
-    package typealias TransportFactory = (Socket) throws -> any Transport
+final class Listener: EventHandler {
+    typealias TransportFactory = (Socket) throws -> any Transport
 
     private unowned let loop: EventLoop
     private let socket: Socket
-    package let address: SocketAddress
-    package let name: String
+    let address: SocketAddress
+    let name: String
     private let makeTransport: TransportFactory
     private let policy: EchoPolicy
     private let shared: SharedServerState
@@ -33,9 +33,9 @@ package final class Listener: EventHandler {
     private var refusedSinceLog = 0
 
     /// Fairness: at most this many accepts per readiness event.
-    package static let acceptsPerEvent = 64
+    static let acceptsPerEvent = 64
 
-    package init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
+    init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
          refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory) throws(SystemCallError) {
         self.loop = loop
         self.shared = shared
@@ -49,7 +49,7 @@ package final class Listener: EventHandler {
         token = try loop.register(self, fd: socket.descriptor, interest: .readable)
     }
 
-    package func handle(_ ready: Interest) {
+    func handle(_ ready: Interest) {
         for _ in 0..<Self.acceptsPerEvent {
             do {
                 guard let (client, peer) = try socket.accept() else { return }
@@ -63,7 +63,7 @@ package final class Listener: EventHandler {
 
     /// The pause after a full descriptor table is over: listen again (the spare is re-taken
     /// on the next shed, when the table may have room).
-    package func deadlinePassed(now: UInt64) {
+    func deadlinePassed(now: UInt64) {
         guard let until = pausedUntil, now >= until, socket.isOpen else { return }
         pausedUntil = nil
         try? loop.setInterest(.readable, fd: socket.descriptor, token: token)
@@ -73,7 +73,7 @@ package final class Listener: EventHandler {
     static let fullTablePause: UInt64 = 100_000_000
 
     /// Stops accepting: the listening socket is closed, so new clients are refused by the kernel.
-    package func stop() {
+    func stop() {
         loop.deregister(fd: socket.descriptor, token: token)
         socket.close()
     }

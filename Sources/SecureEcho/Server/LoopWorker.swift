@@ -7,17 +7,17 @@ import SecureEchoTLS
 import Logging
 import Synchronization
 
-package final class LoopWorker {
-    package let loop: EventLoop
-    package let shared: SharedServerState
-    package private(set) var listeners: [Listener] = []
+final class LoopWorker {
+    let loop: EventLoop
+    let shared: SharedServerState
+    private(set) var listeners: [Listener] = []
     /// Wakes this loop from any thread; it then checks the shared shutdown requests.
-    package let wakeup: EventFD
+    let wakeup: EventFD
     private var waker: Waker?
     private var shuttingDown = false
     private let shutdownGrace: Double
 
-    package init(loop: EventLoop, shared: SharedServerState, shutdownGrace: Double) throws(SystemCallError) {
+    init(loop: EventLoop, shared: SharedServerState, shutdownGrace: Double) throws(SystemCallError) {
         self.loop = loop
         self.shared = shared
         self.shutdownGrace = shutdownGrace
@@ -29,19 +29,19 @@ package final class LoopWorker {
         self.waker = waker
     }
 
-    package func add(_ listener: Listener) {
+    func add(_ listener: Listener) {
         listeners.append(listener)
     }
 
     /// Serves until a shutdown has begun and this loop's last connection has closed.
-    package func run() throws(SystemCallError) {
+    func run() throws(SystemCallError) {
         while !(shuttingDown && loop.connectionCount == 0) {
             try loop.runOnce()
         }
     }
 
     /// Acts on what the shared state asks for; runs on this loop's thread.
-    package func checkRequests() {
+    func checkRequests() {
         if shared.shutdownRequested.load(ordering: .relaxed) && !shuttingDown { beginShutdown() }
         if shared.cutRequested.load(ordering: .relaxed) { cutRemaining() }
     }
@@ -67,21 +67,21 @@ package final class LoopWorker {
 
 /// The loop's eventfd as an event handler, and the owner of the loop's shutdown deadline.
 private final class Waker: EventHandler {
-    package let descriptor: EventFD
-    package var token: UInt32 = 0
-    package var onWake: () -> Void = {}
-    package var onGraceExpired: () -> Void = {}
+    let descriptor: EventFD
+    var token: UInt32 = 0
+    var onWake: () -> Void = {}
+    var onGraceExpired: () -> Void = {}
 
-    package init(descriptor: EventFD) {
+    init(descriptor: EventFD) {
         self.descriptor = descriptor
     }
 
-    package func handle(_ ready: Interest) {
+    func handle(_ ready: Interest) {
         descriptor.drain()
         onWake()
     }
 
-    package func deadlinePassed(now: UInt64) {
+    func deadlinePassed(now: UInt64) {
         onGraceExpired()
     }
 }

@@ -6,20 +6,20 @@ import SecureEchoSystem
 import SecureEchoTLS
 import Synchronization
 
-package final class SharedServerState: Sendable {
+final class SharedServerState: Sendable {
     /// Open client connections across every loop; only `reserveConnection` adds to it.
-    package let connections = Atomic<Int>(0)
-    package let shutdownRequested = Atomic<Bool>(false)
+    let connections = Atomic<Int>(0)
+    let shutdownRequested = Atomic<Bool>(false)
     /// A second signal, or the grace deadline: close what is left now.
-    package let cutRequested = Atomic<Bool>(false)
+    let cutRequested = Atomic<Bool>(false)
     /// Connections closed at the grace deadline before finishing their echo.
-    package let cutAtGrace = Atomic<Int>(0)
+    let cutAtGrace = Atomic<Int>(0)
     /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
     private let tlsContext = Mutex<TLSContext?>(nil)
 
     /// Takes one of `limit` connection slots, or returns false when all are taken. A
     /// compare-and-exchange, so loops accepting at the same moment can never overshoot.
-    package func reserveConnection(limit: Int) -> Bool {
+    func reserveConnection(limit: Int) -> Bool {
         var current = connections.load(ordering: .relaxed)
         while current < limit {
             let (exchanged, original) = connections.compareExchange(
@@ -30,11 +30,11 @@ package final class SharedServerState: Sendable {
         return false
     }
 
-    package func releaseConnection() {
+    func releaseConnection() {
         connections.subtract(1, ordering: .relaxed)
     }
 
-    package var currentTLSContext: TLSContext? {
+    var currentTLSContext: TLSContext? {
         get { tlsContext.withLock { $0 } }
         set { tlsContext.withLock { $0 = newValue } }
     }

@@ -4,21 +4,21 @@ import SecureEchoLoop
 import SecureEchoSystem
 import SecureEchoTLS
 
-package final class SignalWatcher: EventHandler {
+final class SignalWatcher: EventHandler {
     private let descriptor: Socket
     private let onSignal: (CInt) -> Void
 
-    package init(loop: EventLoop, signals: [CInt], onSignal: @escaping (CInt) -> Void) throws(SystemCallError) {
+    init(loop: EventLoop, signals: [CInt], onSignal: @escaping (CInt) -> Void) throws(SystemCallError) {
         self.onSignal = onSignal
         descriptor = try Signals.makeSignalDescriptor(signals)
         _ = try loop.register(self, fd: descriptor.descriptor, interest: .readable)
     }
 
-    package func handle(_ ready: Interest) {
+    func handle(_ ready: Interest) {
         while let signal = Signals.readSignal(from: descriptor) {
             onSignal(signal)
         }
     }
 
-    package func deadlinePassed(now: UInt64) {}
+    func deadlinePassed(now: UInt64) {}
 }
