@@ -82,6 +82,7 @@ package final class EventLoop {
         guard index < registrations.count, registrations[index]?.token == token else { return }
         registrations[index] = nil
         registeredCount -= 1
+        deadlines.cancel(fd: fd)
         do {
             try poller.deregister(fd: fd)
         } catch {
@@ -107,9 +108,13 @@ package final class EventLoop {
         pending.append((fd, token))
     }
 
+    /// Deadlines waiting to fire: at most one per registered descriptor.
+    package var scheduledDeadlines: Int { deadlines.count }
+
     /// Calls the handler's `deadlinePassed` at or soon after `deadline` (monotonic nanoseconds).
+    /// One deadline per descriptor: the earliest asked for wins, deregistering cancels it.
     package func schedule(deadline: UInt64, fd: CInt, token: UInt32) {
-        deadlines.insert(.init(deadline: deadline, fd: fd, token: token))
+        deadlines.schedule(deadline, fd: fd, token: token)
     }
 
     // MARK: - Running
