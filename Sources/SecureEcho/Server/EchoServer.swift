@@ -90,6 +90,9 @@ public final class EchoServer {
     public func run() throws {
         logger.info("serving with \(configuration.threads) \(configuration.poller) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)")
         var threads: [LoopThread] = []
+        let shared = self.shared
+        let mainWakeup = wakeups[0]
+        shared.otherLoopsRunning.store(workers.count - 1, ordering: .relaxed)
         for worker in workers.dropFirst() {
             let transfer = UnsafeTransfer(value: worker)
             let logger = self.logger
@@ -97,17 +100,22 @@ public final class EchoServer {
                 do {
                     try transfer.value.run()
                 } catch {
-                    logger.critical("event loop stopped: \(error)")
+                    logger.critical("event loop \(transfer.value.loop.id) stopped: \(error); its listeners are closed, the other loops go on")
+                    transfer.value.abandon()
                 }
+                shared.otherLoopsRunning.subtract(1, ordering: .relaxed)
+                mainWakeup.signal()
             })
         }
         // The other loops now belong to their threads; this thread keeps only loop 0.
         let main = workers[0]
         workers = []
         do {
-            try main.run()
+            try main.run(until: { shared.otherLoopsRunning.load(ordering: .relaxed) == 0 })
         } catch {
-            // Loop 0 cannot go on (its poller failed): stop the others before reporting it.
+            // Loop 0 cannot go on (its poller failed), and it reads the signals: stop the others
+            // before reporting it.
+            main.abandon()
             shared.shutdownRequested.store(true, ordering: .relaxed)
             shared.cutRequested.store(true, ordering: .relaxed)
             for wakeup in wakeups { wakeup.signal() }

@@ -33,11 +33,23 @@ final class LoopWorker {
         listeners.append(listener)
     }
 
-    /// Serves until a shutdown has begun and this loop's last connection has closed.
-    func run() throws(SystemCallError) {
-        while !(shuttingDown && loop.connectionCount == 0) {
+    /// Serves until a shutdown has begun, this loop's last connection has closed and
+    /// `othersFinished` says so. Loop 0 reads the signals for every loop, so it keeps serving
+    /// (asleep in its poller, woken by each loop that ends) until the others are done: a second
+    /// SIGTERM must still be heard while another loop finishes its connections.
+    func run(until othersFinished: () -> Bool = { true }) throws(SystemCallError) {
+        while !(shuttingDown && loop.connectionCount == 0 && othersFinished()) {
             try loop.runOnce()
         }
+    }
+
+    /// The loop cannot go on (its poller failed): close its listeners, so that the kernel stops
+    /// queueing clients nobody would accept, and its connections.
+    func abandon() {
+        shuttingDown = true
+        for listener in listeners { listener.stop() }
+        listeners.removeAll()
+        for case let connection as Connection in loop.handlers { connection.abort(reason: "event loop failed") }
     }
 
     /// Acts on what the shared state asks for; runs on this loop's thread.

@@ -12,6 +12,8 @@ final class SharedServerState: Sendable {
     let shutdownRequested = Atomic<Bool>(false)
     /// A second signal, or the grace deadline: close what is left now.
     let cutRequested = Atomic<Bool>(false)
+    /// Loops other than loop 0 that are still running.
+    let otherLoopsRunning = Atomic<Int>(0)
     /// Connections closed at the grace deadline before finishing their echo.
     let cutAtGrace = Atomic<Int>(0)
     /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
