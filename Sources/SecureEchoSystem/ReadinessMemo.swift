@@ -7,27 +7,32 @@
 /// poller, which reports the socket again if bytes or space arrived in between; the saving is
 /// the EAGAIN call that otherwise ends every echo.
 package struct ReadinessMemo {
-    private var readDrained = false
-    private var writeFull = false
+    // Inlinable: the TLS socket BIO and the plain transport, in other targets, ask on every call.
+    @usableFromInline var readDrained = false
+    @usableFromInline var writeFull = false
 
-    package init() {}
+    @inlinable package init() {}
 
     /// True once after a short read: report "would block" instead of reading.
+    @inlinable
     package mutating func skipsRead() -> Bool {
         defer { readDrained = false }
         return readDrained
     }
 
+    @inlinable
     package mutating func read(_ count: Int, of requested: Int) {
         readDrained = count < requested
     }
 
     /// True once after a short write: report "would block" instead of writing.
+    @inlinable
     package mutating func skipsWrite() -> Bool {
         defer { writeFull = false }
         return writeFull
     }
 
+    @inlinable
     package mutating func wrote(_ count: Int, of offered: Int) {
         writeFull = count < offered
     }
