@@ -42,8 +42,8 @@ struct ShutdownTests {
         }
         #expect(server.exitStatus(within: 10) == 0)
         #expect(Date().timeIntervalSince(start) < 3)
-        // New clients are refused once shutdown has begun.
-        #expect(throws: (any Error).self) { try TestClient(port: server.plainPort, tls: false) }
+        // That new clients are refused during a shutdown is checked while the server still runs,
+        // in "connections still busy at the grace deadline" below.
     }
 
     @Test("connections still busy at the grace deadline are cut, counted, and the server still exits 0")
@@ -52,12 +52,23 @@ struct ShutdownTests {
         let client = try TestClient(port: server.plainPort, tls: false)
         #expect(try client.echo("x") == "x")
         server.send(signal: SIGTERM)
-        // Keep talking so the connection never goes quiet.
+        #expect(server.waitForLog("no longer accepting"))
+        // Keep talking so the connection never goes quiet; meanwhile, while the server still
+        // runs, a new client must be refused by the kernel (every loop's listener is closed).
         let deadline = Date().addingTimeInterval(5)
+        var refusedWhileRunning = false
         while server.isRunning && Date() < deadline {
             _ = try? client.echo("y", timeout: 1)
+            if !refusedWhileRunning {
+                do {
+                    try TestClient(port: server.plainPort, tls: false).close()  // a loop not yet told
+                } catch let error as SystemCallError where error.errno == ECONNREFUSED {
+                    refusedWhileRunning = server.isRunning
+                }
+            }
             usleep(50_000)
         }
+        #expect(refusedWhileRunning, "a new client was not refused during the shutdown grace")
         #expect(server.exitStatus(within: 5) == 0)
         #expect(server.log.contains("1 cut at the 1.0 s grace"))
     }
