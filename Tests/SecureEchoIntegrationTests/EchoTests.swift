@@ -288,3 +288,22 @@ struct TimeoutTests {
         #expect(try fresh.echo("after\n") == "after\n")
     }
 }
+
+extension EchoTests {
+    /// The framer's piece rule seen from outside: a line longer than --max-line is not held
+    /// back until its newline arrives; each full piece goes back at once, bytes unchanged.
+    @Test("--max-line 8: a 10-byte unfinished line echoes its first 8 bytes at once, the rest with its newline",
+          arguments: [true, false])
+    func maxLineEndToEnd(tls: Bool) throws {
+        let server = try ServerProcess(["--max-line", "8"])
+        let client = try TestClient(port: server.port(tls: tls), tls: tls)
+        #expect(try client.echo(Array("abcdefghij".utf8), expecting: 8, timeout: 10) == Array("abcdefgh".utf8))
+        // Nothing more until the line ends: the 2 held bytes stay held.
+        #expect(try client.receiveAvailable(timeout: 0.3).isEmpty)
+        #expect(try client.echo(Array("\n".utf8), expecting: 3, timeout: 10) == Array("ij\n".utf8))
+        // Exactly 8 bytes with a newline at the end is 2 pieces by the same rule (8, then "\n"),
+        // and the bytes are the same either way.
+        #expect(try client.echo(Array("12345678\n".utf8), timeout: 10) == Array("12345678\n".utf8))
+        client.close()
+    }
+}
