@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 public enum Signals {
-    /// OpenSSL's socket BIO writes without MSG_NOSIGNAL, so a peer that resets
-    /// mid-write would otherwise kill the whole process with SIGPIPE.
+    /// Every socket write here passes MSG_NOSIGNAL (Socket, and the TLS socket BIO through
+    /// DescriptorIO); ignoring SIGPIPE as well covers writes to pipes, such as a closed
+    /// stderr, which would otherwise kill the whole process.
     public static func ignoreBrokenPipe() {
         signal(SIGPIPE, SIG_IGN)
     }

@@ -21,7 +21,7 @@ final class TestClient {
     init(port: UInt16, tls: Bool, host: String = "127.0.0.1", maxVersion: TLSVersion? = nil, timeout: Double = 10) throws {
         // Tests run in parallel and some hold hundreds of clients: lift the usual 1024 soft limit.
         try? ResourceLimits.ensureOpenFiles(16384, for: 16384)
-        Signals.ignoreBrokenPipe()  // OpenSSL writes without MSG_NOSIGNAL; a refused client must not kill the test run
+        Signals.ignoreBrokenPipe()  // a pipe to a child that has exited must not kill the test run
         let address = try SocketAddress.resolve(host: host, port: port)
         let socket = try Socket.connect(to: address)
         let deadline = Date().addingTimeInterval(timeout)
