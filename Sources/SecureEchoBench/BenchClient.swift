@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// What a bench connection does once connected.
-package enum BenchWorkload {
+enum BenchWorkload {
     /// Send one line of `message`, wait for all of it back, compare, repeat.
     case pingpong(message: [UInt8])
     /// Complete a full handshake, then close (a new connection replaces it).
@@ -23,40 +23,40 @@ package enum BenchWorkload {
 }
 
 /// Results one connection adds to the run's tally.
-package final class BenchTally {
-    package var messages = 0
-    package var bytes = 0
-    package var handshakes = 0
-    package var mismatches = 0
-    package var failures: [String] = []
+final class BenchTally {
+    var messages = 0
+    var bytes = 0
+    var handshakes = 0
+    var mismatches = 0
+    var failures: [String] = []
     /// Round-trip latencies in nanoseconds (ping-pong only).
-    package var latencies: [UInt64] = []
+    var latencies: [UInt64] = []
 }
 
-package final class BenchClient: EventHandler {
-    package enum State { case connecting, handshaking, running, done }
+final class BenchClient: EventHandler {
+    enum State { case connecting, handshaking, running, done }
 
     private unowned let loop: EventLoop
     private let transport: any Transport
     private let workload: BenchWorkload
     private let tally: BenchTally
     private let onDone: (BenchClient) -> Void
-    package private(set) var state = State.connecting
+    private(set) var state = State.connecting
     private var token: UInt32 = 0
     private var fd: CInt
-    package var stopRequested = false
+    var stopRequested = false
 
     // Ping-pong and flood progress.
     private var sent = 0
     private var received = 0
     private var sentAt: UInt64 = 0
     /// Flood --no-read: false until the runner decides the server has stopped taking bytes.
-    package private(set) var reading = true
+    private(set) var reading = true
     /// When a write last made progress (monotonic ns).
-    package private(set) var lastWrite: UInt64 = 0
-    package var bytesSent: Int { sent }
+    private(set) var lastWrite: UInt64 = 0
+    var bytesSent: Int { sent }
 
-    package init(loop: EventLoop, address: SocketAddress, context: TLSContext?, workload: BenchWorkload,
+    init(loop: EventLoop, address: SocketAddress, context: TLSContext?, workload: BenchWorkload,
          tally: BenchTally, onDone: @escaping (BenchClient) -> Void) throws {
         self.loop = loop
         let socket = try Socket.connect(to: address)
@@ -71,9 +71,9 @@ package final class BenchClient: EventHandler {
         token = try loop.register(self, fd: fd, interest: .writable)
     }
 
-    package func deadlinePassed(now: UInt64) {}
+    func deadlinePassed(now: UInt64) {}
 
-    package func handle(_ ready: Interest) {
+    func handle(_ ready: Interest) {
         guard state != .done else { return }
         do {
             if state == .connecting {
@@ -189,10 +189,10 @@ package final class BenchClient: EventHandler {
 
     /// Flood bytes are 1000-byte lines (so line mode echoes them at once); totals are rounded
     /// up to whole lines by the runner.
-    package static let floodLine = 1000
-    package static let floodChunk = 16384
+    static let floodLine = 1000
+    static let floodChunk = 16384
     /// Enough pattern to send or check `floodChunk` bytes from any phase of a line.
-    package static let floodPattern: [UInt8] = (0..<(floodChunk + floodLine)).map { offset in
+    static let floodPattern: [UInt8] = (0..<(floodChunk + floodLine)).map { offset in
         let column = offset % floodLine
         return column == floodLine - 1 ? UInt8(ascii: "\n") : UInt8(truncatingIfNeeded: 33 + (column &* 7) % 90)
     }
@@ -204,14 +204,14 @@ package final class BenchClient: EventHandler {
     }
 
     /// Flood --no-read: the server has stopped taking bytes; read the echo from now on.
-    package func startReading() {
+    func startReading() {
         guard !reading else { return }
         reading = true
         handle([])
     }
 
     /// Ends the connection without counting it.
-    package func cancel() {
+    func cancel() {
         finish()
     }
 
@@ -225,7 +225,7 @@ package final class BenchClient: EventHandler {
     }
 }
 
-package struct BenchError: Error, CustomStringConvertible {
-    package let description: String
-    package init(_ description: String) { self.description = description }
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

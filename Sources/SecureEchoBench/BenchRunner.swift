@@ -72,7 +72,7 @@ public struct BenchProgress: Sendable {
 }
 
 public enum BenchRunner {
-    package static let holdHandshakesInFlight = 8
+    static let holdHandshakesInFlight = 8
 
     /// Runs one workload; `progress` is called about once a second while it runs.
     public static func run(_ options: BenchOptions, progress: (BenchProgress) -> Void = { _ in }) throws -> BenchResult {

@@ -14,9 +14,9 @@ package protocol EventHandler: AnyObject {
 
 package final class EventLoop {
     private struct Registration {
-        package var token: UInt32
-        package var interest: Interest
-        package let handler: EventHandler
+        var token: UInt32
+        var interest: Interest
+        let handler: EventHandler
     }
 
     package let poller: any Poller

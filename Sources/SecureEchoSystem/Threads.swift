@@ -15,8 +15,8 @@ package final class LoopThread {
     private var joined = false
 
     private final class Payload {
-        package let body: () -> Void
-        package init(_ body: @escaping () -> Void) { self.body = body }
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 
     package init(_ body: @escaping @Sendable () -> Void) throws(SystemCallError) {

@@ -13,10 +13,10 @@ import Glibc
 /// without a system call, as the plain transport does (see `ReadinessMemo`).
 package enum SocketBIO {
     private struct State {
-        package var fd: CInt = -1
-        package var memo = ReadinessMemo()
+        var fd: CInt = -1
+        var memo = ReadinessMemo()
         /// read(2) returned 0; OpenSSL asks `BIO_eof` to tell a closed peer from an error.
-        package var atEOF = false
+        var atEOF = false
     }
 
     /// A new BIO reading and writing `fd`; the caller owns the returned reference.
@@ -37,7 +37,7 @@ package enum SocketBIO {
 
     private struct Method: @unchecked Sendable {
         // Immutable after creation and only read by OpenSSL: safe to share between loops.
-        package let pointer: OpaquePointer?
+        let pointer: OpaquePointer?
     }
 
     private static let method = Method(pointer: {

@@ -63,14 +63,21 @@ package final class TLSSession {
         guard BIO_new_bio_pair(&serverBIO, 0, &clientBIO, 0) == 1, let serverBIO, let clientBIO else {
             throw .drain("BIO_new_bio_pair")
         }
+        // A session owns its BIO only once it exists: free the ones no session took.
         let server: TLSSession
         do {
             server = try TLSSession(context: serverContext, bio: serverBIO)
         } catch {
+            BIO_free(serverBIO)
             BIO_free(clientBIO)
             throw error
         }
-        return (server, try TLSSession(context: clientContext, bio: clientBIO))
+        do {
+            return (server, try TLSSession(context: clientContext, bio: clientBIO))
+        } catch {
+            BIO_free(clientBIO)
+            throw error
+        }
     }
 
     // MARK: - Operations

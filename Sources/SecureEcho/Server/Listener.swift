@@ -23,8 +23,8 @@ final class Listener: EventHandler {
     /// A descriptor held in reserve: when the process runs out, it is freed for a moment to
     /// accept and close the waiting connection, so a full fd table neither spins nor stalls.
     private let spare = SpareDescriptor()
-    /// Accepting is paused (descriptor table full and no spare left) until this time.
-    private var pausedUntil: UInt64?
+    /// Accepting is paused (descriptor table full and no spare left) until the listener's deadline.
+    private var paused = false
     private var lastFullTableLog: UInt64 = 0
     private let maxConnections: Int
     /// Written to a client refused past --max-connections (plain TCP can say why; TLS cannot).
@@ -64,8 +64,8 @@ final class Listener: EventHandler {
     /// The pause after a full descriptor table is over: listen again (the spare is re-taken
     /// on the next shed, when the table may have room).
     func deadlinePassed(now: UInt64) {
-        guard let until = pausedUntil, now >= until, socket.isOpen else { return }
-        pausedUntil = nil
+        guard paused, socket.isOpen else { return }
+        paused = false
         try? loop.setInterest(.readable, fd: socket.descriptor, token: token)
     }
 
@@ -140,7 +140,7 @@ final class Listener: EventHandler {
             if let (client, _) = try? socket.accept() { client.close() }
             if spare.acquire() { return }
         }
-        pausedUntil = loop.now + Self.fullTablePause
+        paused = true
         try? loop.setInterest([], fd: socket.descriptor, token: token)
         loop.schedule(deadline: loop.now + Self.fullTablePause, fd: socket.descriptor, token: token)
     }
