@@ -11,7 +11,7 @@ let package = Package(
     dependencies: [.package(name: "secure-echo", path: "..")],
     targets: [
         .executableTarget(
-            name: "FuzzLineFramer",
+            name: "FuzzLineEcho",
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),
         .executableTarget(

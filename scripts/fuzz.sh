@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (with AddressSanitizer) and runs each for a bounded time.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET ...]     (default: 60 s, both targets)
-# Targets: FuzzLineFramer (framer vs. a model), FuzzConnection (state machine vs. scripted I/O).
+# Targets: FuzzLineEcho (echo applications vs. a model), FuzzConnection (state machine vs. scripted I/O).
 # Corpora persist in Fuzz/.build/corpus/TARGET, so later runs start where earlier ones ended;
 # a crash leaves its input in Fuzz/.build/crashes/.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../Fuzz"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(FuzzLineFramer FuzzConnection)
+((${#targets[@]})) || targets=(FuzzLineEcho FuzzConnection)
 
 # SwiftPM's --sanitize=fuzzer links libFuzzer's main; -Xswiftc puts coverage into every module,
 # the library included; dead stripping would drop the coverage counters' sections.

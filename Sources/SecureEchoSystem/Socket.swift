@@ -105,6 +105,14 @@ package final class Socket {
         return try nonBlockingSyscall("read", { Glibc.read(fd, buffer.baseAddress, buffer.count) })
     }
 
+    /// recv(2), optionally with MSG_PEEK: a peeked byte stays queued for the next read, so a
+    /// reader can look at a header before knowing how much of it is its own.
+    package func receive(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(SystemCallError) -> SyscallResult<Int> {
+        let fd = descriptor
+        let flags = peek ? CInt(MSG_PEEK) : 0
+        return try nonBlockingSyscall("recv", { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) })
+    }
+
     /// send(2) with MSG_NOSIGNAL: a reset peer is an error for this connection, never a signal for the process.
     package func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> SyscallResult<Int> {
         let fd = descriptor

@@ -25,7 +25,7 @@ final class ServerProcess {
     /// Starts `secure-echo` on OS-chosen ports with `arguments` added, and waits for its ready line.
     init(_ arguments: [String], ports: Bool = true, environment: [String: String] = [:], timeout: Double = 20) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("secure-echo-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         // The log goes to a file, not a pipe: a log nobody drains must never block the server.
         child = try ChildProcess(secureEchoBinary(), (ports ? ["--tls-port", "0", "--plain-port", "0"] : []) + arguments,
                                  stderrPath: logURL.path, environment: environment)

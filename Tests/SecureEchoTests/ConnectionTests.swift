@@ -31,7 +31,23 @@ private final class ScriptedTransport: Transport {
     var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { if case .data = reads.first { return true } else { return false } }
-    func handshake() throws(TransportError) -> Step { .done }
+    func handshake() throws(TransportError) -> Step { log.append("handshake"); return .done }
+
+    /// Raw bytes before the handshake, served from the front of the script like reads.
+    func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
+        guard case .data(let text)? = reads.first else { return try read(into: buffer) }
+        let bytes = Array(text.utf8)
+        let count = min(bytes.count, buffer.count)
+        buffer.copyBytes(from: bytes.prefix(count))
+        if peek {
+            log.append("peek:\(text)")
+        } else {
+            reads.removeFirst()
+            if count < bytes.count { reads.insert(.data(String(decoding: bytes[count...], as: UTF8.self)), at: 0) }
+            log.append("raw:\(String(decoding: bytes.prefix(count), as: UTF8.self))")
+        }
+        return .bytes(count)
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         guard !reads.isEmpty else { log.append("read:block"); return .wouldBlock(.readable) }
@@ -75,9 +91,41 @@ private func makeLoop() throws -> EventLoop {
     EventLoop(poller: try makePoller(.poll), logger: Logger(label: "test"))
 }
 
-private func makeConnection(_ loop: EventLoop, _ transport: ScriptedTransport) -> Connection {
-    let policy = EchoPolicy(mode: .line, maxLine: 1024, handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000)
-    return Connection(loop: loop, transport: transport, peer: "test", policy: policy)
+private func makeConnection(_ loop: EventLoop, _ transport: ScriptedTransport,
+                            application: any Application = LineEcho(maxLine: 1024),
+                            preamble: (any Preamble)? = nil) -> Connection {
+    let policy = ConnectionPolicy(handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000)
+    return Connection(loop: loop, transport: transport, peer: "test", policy: policy,
+                      application: application, preamble: preamble)
+}
+
+/// An application that answers instead of echoing: a greeting, "ok" per arrival, "bye" and a close on "quit".
+private struct Greeter: Application {
+    func start(_ session: SessionInfo) -> Reply { .send(Array("hello \(session.peer) via \(session.transport)\n".utf8)) }
+    func receive(_ fresh: UnsafeRawBufferPointer) -> Reply {
+        String(decoding: fresh, as: UTF8.self).contains("quit") ? .send(Array("bye\n".utf8), closeReason: "quit") : .send(Array("ok\n".utf8))
+    }
+    func finish() -> Reply { .nothing }
+}
+
+/// A preamble of one "PEER name\n" line, read the way a PROXY header is: peek, then take exactly its bytes.
+private struct HeaderLine: Preamble {
+    var client: String?
+    var progress: String { "waiting for the PEER line" }
+
+    mutating func advance(_ transport: any Transport) throws(TransportError) -> Step {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+        defer { buffer.deallocate() }
+        switch try transport.readBeforeHandshake(into: buffer, peek: true) {
+        case .wouldBlock(let interest): return .wouldBlock(interest)
+        case .endOfStream: throw TransportError(.reset, "ended before the PEER line")
+        case .bytes(let count):
+            guard let newline = buffer[..<count].firstIndex(of: UInt8(ascii: "\n")) else { return .wouldBlock(.readable) }
+            _ = try transport.readBeforeHandshake(into: UnsafeMutableRawBufferPointer(rebasing: buffer[...newline]), peek: false)
+            client = String(decoding: buffer[5..<newline], as: UTF8.self)
+            return .done
+        }
+    }
 }
 
 @Suite("Connection state machine")
@@ -89,7 +137,7 @@ struct ConnectionTests {
         // Everything sits "inside" the transport; the descriptor itself never becomes readable.
         let transport = ScriptedTransport(reads: lines.map { .data($0) })
         let connection = makeConnection(loop, transport)
-        try connection.start()
+        connection.start()
         #expect(transport.writtenText == lines.prefix(Connection.readBudget).joined())
         for _ in 0..<3 { try loop.runOnce(maximumWaitMilliseconds: 2000) }
         #expect(transport.writtenText == lines.joined())
@@ -102,11 +150,11 @@ struct ConnectionTests {
         // The first write needs the socket to be readable (a TLS write can); the retry succeeds.
         transport.writeOutcomes = [.wouldBlock(.readable), nil, nil]
         let connection = makeConnection(loop, transport)
-        try connection.start()
-        #expect(transport.log == ["read:one\n", "read:block", "write:block"])
+        connection.start()
+        #expect(transport.log == ["handshake", "read:one\n", "read:block", "write:block"])
         _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }  // wake it
         try loop.runOnce(maximumWaitMilliseconds: 2000)
-        #expect(Array(transport.log.prefix(5)) == ["read:one\n", "read:block", "write:block", "write:4", "read:two\n"])
+        #expect(Array(transport.log.prefix(6)) == ["handshake", "read:one\n", "read:block", "write:block", "write:4", "read:two\n"])
         #expect(transport.writtenText == "one\ntwo\n")
     }
 
@@ -115,7 +163,7 @@ struct ConnectionTests {
         let loop = try makeLoop()
         let transport = ScriptedTransport(reads: [.data("Hola\nMun"), .wouldBlock(.readable), .data("do"), .end])
         let connection = makeConnection(loop, transport)
-        try connection.start()
+        connection.start()
         #expect(transport.writtenText == "Hola\n")
         _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }
         try loop.runOnce(maximumWaitMilliseconds: 2000)
@@ -130,8 +178,8 @@ struct ConnectionTests {
         let loop = try makeLoop()
         let transport = ScriptedTransport(reads: [.data("a\n"), .data("bb\n"), .data("ccc\n")])
         let connection = makeConnection(loop, transport)
-        try connection.start()
-        #expect(transport.log == ["read:a\n", "read:bb\n", "read:ccc\n", "read:block", "write:9"])
+        connection.start()
+        #expect(transport.log == ["handshake", "read:a\n", "read:bb\n", "read:ccc\n", "read:block", "write:9"])
         #expect(transport.writtenText == "a\nbb\nccc\n")
     }
 
@@ -140,7 +188,7 @@ struct ConnectionTests {
         let loop = try makeLoop()
         let transport = ScriptedTransport(reads: [.data("Ho"), .wouldBlock(.readable), .data("la\nMun"), .data("do\nx")])
         let connection = makeConnection(loop, transport)
-        try connection.start()
+        connection.start()
         #expect(transport.writtenText.isEmpty)
         _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }  // wake it
         try loop.runOnce(maximumWaitMilliseconds: 2000)
@@ -148,12 +196,66 @@ struct ConnectionTests {
         #expect(transport.writtenText == "Hola\nMundo\n")
     }
 
+    @Test("a long held line completed by new input goes out in the same pass, not at the next event")
+    func longHeldLineIsFlushed() throws {
+        let loop = try makeLoop()
+        let long = String(repeating: "a", count: Connection.maximumCarriedTail + 1000)
+        let transport = ScriptedTransport(reads: [.data(long)])
+        let connection = makeConnection(loop, transport, application: LineEcho(maxLine: 65536))
+        connection.start()
+        #expect(transport.writtenText.isEmpty)
+        // The rest of the line arrives later, with nothing behind it.
+        transport.reads = [.data("b\n")]
+        _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }  // wake it
+        try loop.runOnce(maximumWaitMilliseconds: 2000)
+        #expect(transport.writtenText == long + "b\n")
+    }
+
+    @Test("an application that consumes input: its replies go out, its close is polite")
+    func consumingApplication() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("x"), .wouldBlock(.readable), .data("quit\n"), .end])
+        let connection = makeConnection(loop, transport, application: Greeter())
+        connection.start()
+        #expect(transport.writtenText == "hello test via scripted\nok\n")
+        _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }
+        try loop.runOnce(maximumWaitMilliseconds: 2000)
+        #expect(transport.writtenText == "hello test via scripted\nok\nbye\n")
+        #expect(transport.shutdownCalled)
+        #expect(connection.state == .closed)
+    }
+
+    @Test("a preamble reads the raw socket before the handshake, takes only its own bytes, and names the client")
+    func preambleComesFirst() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("PEER 192.0.2.1\nhello\n")])
+        let connection = makeConnection(loop, transport, preamble: HeaderLine())
+        connection.start()
+        #expect(transport.log == ["peek:PEER 192.0.2.1\nhello\n", "raw:PEER 192.0.2.1\n", "handshake",
+                                  "read:hello\n", "read:block", "write:6"])
+        #expect(transport.writtenText == "hello\n")
+        #expect(connection.peer == "192.0.2.1")
+    }
+
+    @Test("a preamble that has not seen its end waits, then fails the connection on end of stream")
+    func preambleWaits() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.wouldBlock(.readable), .end])
+        let connection = makeConnection(loop, transport, preamble: HeaderLine())
+        connection.start()
+        #expect(connection.state == .handshaking)
+        _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }
+        try loop.runOnce(maximumWaitMilliseconds: 2000)
+        #expect(connection.state == .closed)
+        #expect(!transport.log.contains("handshake"))
+    }
+
     @Test("a read that needs writability waits for writability")
     func crossedRead() throws {
         let loop = try makeLoop()
         let transport = ScriptedTransport(reads: [.wouldBlock(.writable), .data("x\n")])
         let connection = makeConnection(loop, transport)
-        try connection.start()
+        connection.start()
         // The socketpair is writable at once, so one pass must retry the read.
         try loop.runOnce(maximumWaitMilliseconds: 2000)
         #expect(transport.writtenText == "x\n")

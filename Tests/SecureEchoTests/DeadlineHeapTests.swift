@@ -65,11 +65,12 @@ struct DeadlineHeapTests {
     @Test("connection churn leaves no deadlines behind", arguments: [PollerKind.epoll, .poll])
     func churn(poller: PollerKind) throws {
         let loop = EventLoop(poller: try makePoller(poller), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let policy = EchoPolicy(mode: .line, maxLine: 1024, handshakeTimeout: 10_000_000_000, idleTimeout: 300_000_000_000)
+        let policy = ConnectionPolicy(handshakeTimeout: 10_000_000_000, idleTimeout: 300_000_000_000)
         var held: [(Connection, Socket)] = []
         for round in 0..<10_000 {
             let (server, client) = try Socket.makePair()
-            let connection = Connection(loop: loop, transport: PlainTransport(socket: server), peer: "churn", policy: policy)
+            let connection = Connection(loop: loop, transport: PlainTransport(socket: server), peer: "churn", policy: policy,
+                                        application: LineEcho(maxLine: 1024))
             connection.start()
             held.append((connection, client))
             if round % 50 == 49 {

@@ -56,6 +56,10 @@ private final class FuzzTransport: Transport {
         }
     }
 
+    func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
+        preconditionFailure("the fuzzed connection has no preamble")
+    }
+
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         noOtherIOWhileWriteBlocked("read")
         guard let op = next() else { ended = true; return .endOfStream }
@@ -113,8 +117,9 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let mode: EchoMode = bytes[1] & 1 == 0 ? .line : .stream
     let loop = EventLoop(poller: PollPoller(), logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
     let transport = FuzzTransport(script: Array(bytes[2...]))
-    let policy = EchoPolicy(mode: mode, maxLine: maxLine, handshakeTimeout: 1_000_000_000, idleTimeout: 1_000_000_000)
-    let connection = Connection(loop: loop, transport: transport, peer: "fuzz", policy: policy)
+    let policy = ConnectionPolicy(handshakeTimeout: 1_000_000_000, idleTimeout: 1_000_000_000)
+    let connection = Connection(loop: loop, transport: transport, peer: "fuzz", policy: policy,
+                                application: mode.makeApplication(maxLine: maxLine)())
     connection.start()
 
     var steps = 0

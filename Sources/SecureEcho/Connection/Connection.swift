@@ -1,17 +1,11 @@
-// One client connection: the echo state machine, written once for every transport.
+// One client connection: the state machine every transport and every application share.
 import SecureEchoLoop
 import SecureEchoSystem
-import SecureEchoTLS
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// The per-connection settings, fixed at accept time.
-struct EchoPolicy: Sendable {
-    var mode: EchoMode
-    var maxLine: Int
-    var handshakeTimeout: UInt64  // nanoseconds
+/// The per-connection limits, fixed at accept time.
+struct ConnectionPolicy: Sendable {
+    var handshakeTimeout: UInt64  // nanoseconds, preamble included
     var idleTimeout: UInt64       // nanoseconds
     /// How long a connection being closed by the server may take to flush and say goodbye.
     var closingGrace: UInt64 = 5_000_000_000
@@ -20,23 +14,29 @@ struct EchoPolicy: Sendable {
     var shutdownQuiet: UInt64 = 200_000_000
 }
 
-/// handshaking → echoing → flushing → closing → (draining →) closed.
+/// handshaking (preamble, then the transport's handshake) → running the application →
+/// flushing → closing → (draining →) closed.
 ///
-/// Every event runs the same pass: retry a blocked write first (OpenSSL requires it before any
-/// other I/O), then read and echo until something would block. What the connection waits
-/// for next is derived from what blocked it, never toggled ad hoc, so it can neither sleep
-/// through work nor keep `.writable` set on an empty buffer.
+/// A connection is a transport (TLS or plain), an optional preamble, the handshake and one
+/// application; only the application differs between protocols, and it does no I/O. Every
+/// event runs the same pass (Connection+Pass.swift): retry a blocked write first (OpenSSL
+/// requires it before any other I/O), then read and answer until something would block. What
+/// the connection waits for next is derived from what blocked it, never toggled ad hoc, so it
+/// can neither sleep through work nor keep `.writable` set on an empty buffer.
 ///
-/// Memory is bounded by construction: the connection reads only when all echo it was allowed
-/// to send has been sent, so it holds at most one read (64 KiB) plus an unfinished line
-/// shorter than `maxLine`. A client that stops reading stops being read from.
+/// Memory is bounded by construction: the connection reads only when all output it was
+/// allowed to send has been sent, so it holds at most one read (64 KiB) plus what the
+/// application holds back (echo: an unfinished line shorter than `--max-line`). A client that
+/// stops reading stops being read from.
 final class Connection: EventHandler {
     enum State: Equatable {
         case handshaking
+        /// The application runs.
         case echoing
-        /// The peer ended its stream, or the server is closing: send what is left.
+        /// The peer ended its stream, the application is done, or the server is closing: send
+        /// what is left.
         case flushing
-        /// Everything was echoed: end our stream (FIN or close_notify).
+        /// Everything was sent: end our stream (FIN or close_notify).
         case closing
         /// We ended our stream first (server-initiated close): read and discard until the peer
         /// ends its own. Closing with unread input would send a RST, and a RST can destroy echo
@@ -45,51 +45,43 @@ final class Connection: EventHandler {
         case closed
     }
 
-    private unowned let loop: EventLoop
-    private let transport: any Transport
-    private let policy: EchoPolicy
-    let peer: String
+    unowned let loop: EventLoop
+    let transport: any Transport
+    let policy: ConnectionPolicy
+    private(set) var peer: String
     let fd: CInt
     private(set) var token: UInt32 = 0
-    private(set) var state: State = .handshaking
-    private var framer: LineFramer
-    private var output = OutputBuffer()
+    var state: State = .handshaking
+    private var preamble: (any Preamble)?
+    var application: any Application
+    var output = OutputBuffer()
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
     private var negotiated: String?
-    private var closeReason = "eof"
+    var closeReason = "eof"
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
-    private var peerEnded = false
-    private var bytesIn = 0
-    private var bytesOut = 0
+    var peerEnded = false
+    var bytesIn = 0
+    var bytesOut = 0
     private let openedAt: UInt64
-    private var lastActivity: UInt64
-    private var lastInput: UInt64
+    var lastActivity: UInt64
+    var lastInput: UInt64
     /// The server is shutting down: finish once the peer has gone quiet.
     private var shuttingDown = false
     /// When set, the connection is closed at this time whatever it is doing.
     private var hardDeadline: UInt64?
-
-    /// Reads per pass before yielding to other connections (fairness); the connection is then
-    /// served again before the loop sleeps.
-    static let readBudget = 16
-    /// A read is only started with room for a whole TLS record's plaintext.
-    static let minimumReadRoom = 16 * 1024
-    /// Longest unfinished line moved to the read buffer's front; a longer one stays put, so a
-    /// peer dribbling bytes onto a long line costs an append per read, not a copy of the line.
-    static let maximumCarriedTail = 4 * 1024
-
     /// Called once when the connection closes (the server gives back its connection slot).
     private let onClose: (() -> Void)?
 
-    init(loop: EventLoop, transport: any Transport, peer: String, policy: EchoPolicy,
-                 onClose: (() -> Void)? = nil) {
+    init(loop: EventLoop, transport: any Transport, peer: String, policy: ConnectionPolicy,
+         application: any Application, preamble: (any Preamble)? = nil, onClose: (() -> Void)? = nil) {
         self.loop = loop
         self.onClose = onClose
         self.transport = transport
         self.policy = policy
         self.peer = peer
         self.fd = transport.descriptor
-        self.framer = LineFramer(mode: policy.mode, maxLine: policy.maxLine)
+        self.application = application
+        self.preamble = preamble
         self.openedAt = loop.now
         self.lastActivity = loop.now
         self.lastInput = loop.now
@@ -123,6 +115,7 @@ final class Connection: EventHandler {
         guard state != .closed else { return }
         do {
             if state == .handshaking {
+                if let interest = try readPreamble() { return wait(for: interest) }
                 switch try transport.handshake() {
                 case .wouldBlock(let interest):
                     return wait(for: interest)
@@ -130,6 +123,7 @@ final class Connection: EventHandler {
                     state = .echoing
                     lastActivity = loop.now
                     negotiated = transport.negotiated
+                    queue(application.start(SessionInfo(peer: peer, transport: transport.name, negotiated: negotiated)))
                 }
             }
             if state == .echoing || state == .flushing {
@@ -147,10 +141,29 @@ final class Connection: EventHandler {
                 close(reason: closeReason)
             }
         } catch {
-            var reason = error.description
-            if state == .handshaking, let progress = transport.handshakeProgress { reason += " (\(progress))" }
-            close(reason: reason)
+            close(reason: error.description + handshakeProgress)
         }
+    }
+
+    /// Runs the preamble, if any is left; returns what it waits for, or nil once it is done.
+    private func readPreamble() throws(TransportError) -> Interest? {
+        guard var stage = preamble else { return nil }
+        switch try stage.advance(transport) {
+        case .wouldBlock(let interest):
+            preamble = stage
+            return interest
+        case .done:
+            if let client = stage.client { peer = client }
+            preamble = nil
+            return nil
+        }
+    }
+
+    /// " (how far the handshake got)" while handshaking, for close reasons.
+    private var handshakeProgress: String {
+        guard state == .handshaking else { return "" }
+        if let preamble { return " (\(preamble.progress))" }
+        return transport.handshakeProgress.map { " (\($0))" } ?? ""
     }
 
     func deadlinePassed(now: UInt64) {
@@ -170,7 +183,7 @@ final class Connection: EventHandler {
             guard now >= handshakeUntil else {
                 return loop.schedule(deadline: handshakeUntil, fd: fd, token: token)
             }
-            return close(reason: "handshake timeout" + (transport.handshakeProgress.map { " (\($0))" } ?? ""))
+            return close(reason: "handshake timeout" + handshakeProgress)
         }
         // Activity only records a time; the heap entry is moved here, once per timeout at most.
         let idleUntil = lastActivity + policy.idleTimeout
@@ -183,7 +196,7 @@ final class Connection: EventHandler {
         }
     }
 
-    /// The server stops: a handshake in progress is dropped; an echoing connection finishes
+    /// The server stops: a handshake in progress is dropped; a running application finishes
     /// what its peer already sent (once the peer has gone quiet), then closes politely.
     func beginShutdown() {
         switch state {
@@ -197,7 +210,7 @@ final class Connection: EventHandler {
         }
     }
 
-    /// All echo was sent and our stream ended; only the peer's end of stream is awaited.
+    /// All output was sent and our stream ended; only the peer's end of stream is awaited.
     var hasFinishedEcho: Bool { state == .draining }
 
     /// Closes now, whatever is pending.
@@ -205,148 +218,23 @@ final class Connection: EventHandler {
         close(reason: reason)
     }
 
-    /// Ends the connection politely: echo what was received (an unfinished line included),
-    /// end our stream, and give up after the closing grace whatever the peer does.
+    /// Ends the connection politely: answer what was received (echo: an unfinished line
+    /// included), end our stream, and give up after the closing grace whatever the peer does.
     func beginClosing(reason: String) {
+        queue(application.finish())
+        finishAfterSending(reason: reason)
+        handle([])
+    }
+
+    /// Nothing more is read for the application: send what is queued, then close politely
+    /// within the closing grace.
+    func finishAfterSending(reason: String) {
         closeReason = reason
-        output.release(framer.finish())
         state = .flushing
         let deadline = loop.now + policy.closingGrace
         hardDeadline = deadline
         loop.schedule(deadline: deadline, fd: fd, token: token)
-        handle([])
     }
-
-    // MARK: - Echo
-
-    /// Writes what may be sent and reads what there is, until something would block
-    /// (returns what to wait for) or the state moves past echoing (returns nil).
-    private func pump() throws(TransportError) -> Interest? {
-        // One strong reference for the whole pass instead of one per use of the unowned property.
-        let loop = self.loop
-        var reads = 0
-        while true {
-            if output.sendableCount > 0, let blocked = try flush() {
-                return blocked
-            }
-            if state == .flushing {
-                state = .closing
-                return nil
-            }
-            guard reads < Self.readBudget else {
-                loop.servePending(fd: fd, token: token)
-                return .readable
-            }
-            // A short unfinished line moves to the front of the read buffer, so the next
-            // lines join it there and go out in one write instead of being copied behind it.
-            var filled = 0
-            if output.sendableCount == 0, output.heldCount > 0, output.heldCount <= Self.maximumCarriedTail {
-                filled = output.moveHeld(to: loop.readBuffer)
-            }
-            let carried = filled
-            // Gather what has arrived into the loop's buffer, then echo it in one pass: a TLS
-            // record per read would otherwise become a record (or two, around a line's end)
-            // and a send per read.
-            var blockedRead: Interest?
-            gathering: while reads < Self.readBudget, loop.readBuffer.count - filled >= Self.minimumReadRoom {
-                reads += 1
-                switch try transport.read(into: UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[filled...])) {
-                case .bytes(let count):
-                    filled += count
-                case .wouldBlock(let interest):
-                    blockedRead = interest
-                    break gathering
-                case .endOfStream:
-                    peerEnded = true
-                    break gathering
-                }
-            }
-            if filled > carried {
-                bytesIn += filled - carried
-                // One read of the loop's clock: each access to another module's stored
-                // property is a dynamic exclusivity check.
-                let now = loop.now
-                lastActivity = now
-                lastInput = now
-            }
-            let blockedWrite = filled > 0 ? try echo(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<filled]), carried: carried) : nil
-            if peerEnded {
-                output.release(framer.finish())
-                state = .flushing
-            }
-            if let blockedWrite { return blockedWrite }
-            if let blockedRead, !peerEnded {
-                if transport.hasBufferedInput { loop.servePending(fd: fd, token: token) }
-                return blockedRead
-            }
-        }
-    }
-
-    /// Discards input until the peer ends its stream (returns nil) or it would block. Reads as
-    /// many times per pass as echo may: a peer flooding after our end of stream waits its turn
-    /// like any other, and the closing grace cuts it off in the end.
-    private func drain() throws(TransportError) -> Interest? {
-        for _ in 0..<Self.readBudget {
-            switch try transport.read(into: loop.readBuffer) {
-            case .bytes(let count): bytesIn += count
-            case .wouldBlock(let interest): return interest
-            case .endOfStream: return nil
-            }
-        }
-        loop.servePending(fd: fd, token: token)
-        return .readable
-    }
-
-    /// Input in the loop's read buffer: the first `carried` bytes are the held line moved out
-    /// of the output buffer, the rest are new. When nothing is queued, the releasable prefix is
-    /// written straight from the read buffer; only what the socket refused, plus an unfinished
-    /// line, is copied into the connection's own buffer.
-    private func echo(_ bytes: UnsafeRawBufferPointer, carried: Int) throws(TransportError) -> Interest? {
-        let fresh = UnsafeRawBufferPointer(rebasing: bytes[carried...])
-        let releasable = framer.ingest(fresh)
-        guard output.isEmpty else {
-            output.append(fresh)
-            output.release(releasable)
-            return nil
-        }
-        var sent = 0
-        var blocked: Interest?
-        while sent < releasable {
-            switch try transport.write(UnsafeRawBufferPointer(rebasing: bytes[sent..<releasable])) {
-            case .bytes(let count):
-                sent += count
-                bytesOut += count
-            case .wouldBlock(let interest):
-                blocked = interest
-            case .endOfStream:
-                throw Self.endedWhileWriting
-            }
-            if blocked != nil { break }
-        }
-        output.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
-        output.release(releasable - sent)
-        return blocked
-    }
-
-    /// Sends queued echo until it is gone (nil) or the transport would block (what to wait for).
-    private func flush() throws(TransportError) -> Interest? {
-        while output.sendableCount > 0 {
-            switch try transport.write(output.sendable) {
-            case .bytes(let count):
-                output.consume(count)
-                bytesOut += count
-                lastActivity = loop.now
-            case .wouldBlock(let interest):
-                return interest
-            case .endOfStream:
-                throw Self.endedWhileWriting
-            }
-        }
-        return nil
-    }
-
-    /// A write answered end of stream: the peer's close_notify arrived while echo was pending.
-    private static let endedWhileWriting = TransportError(.peerStoppedReading, "close_notify received during a write")
 
     // MARK: - Registration and closing
 

@@ -1,4 +1,5 @@
-// One connection's bytes that were received but not yet echoed back.
+// One connection's output not yet written: echo waiting for the socket, and the input an
+// application holds back (an unfinished line) until it may go back.
 import SecureEchoLoop
 import SecureEchoSystem
 import SecureEchoTLS
@@ -49,6 +50,12 @@ struct OutputBuffer: ~Copyable {
     mutating func release(_ n: Int) {
         precondition(n >= 0 && sendableCount + n <= count, "release beyond the buffer")
         sendableCount += n
+    }
+
+    /// Forgets the held bytes (input an application consumed instead of echoing).
+    mutating func dropHeld() {
+        tail = head + sendableCount
+        if head == tail { reset() }
     }
 
     /// `n` sendable bytes were written.

@@ -47,9 +47,7 @@ public final class EchoServer {
         }
         signalWatcher = try SignalWatcher(loop: workers[0].loop, signals: [SIGTERM, SIGINT, SIGHUP],
                                           onSignal: { [unowned self] signal in self.received(signal: signal) })
-        let policy = EchoPolicy(
-            mode: configuration.mode,
-            maxLine: configuration.maxLine,
+        let policy = ConnectionPolicy(
             handshakeTimeout: UInt64(configuration.handshakeTimeout * 1e9),
             idleTimeout: UInt64(configuration.idleTimeout * 1e9))
 
@@ -175,7 +173,7 @@ public final class EchoServer {
 
     /// For each host, one listener per loop, all on the same port (the OS's choice for the
     /// first when 0). With several loops the sockets share the port through SO_REUSEPORT.
-    private func listenOnEveryHost(port: UInt16, name: String, policy: EchoPolicy, refusalMessage: [UInt8]? = nil,
+    private func listenOnEveryHost(port: UInt16, name: String, policy: ConnectionPolicy, refusalMessage: [UInt8]? = nil,
                                    transport: @escaping Listener.TransportFactory) throws -> [SocketAddress] {
         var port = port
         var addresses: [SocketAddress] = []
@@ -192,7 +190,7 @@ public final class EchoServer {
         return addresses
     }
 
-    private func listen(host: String, port: UInt16, name: String, policy: EchoPolicy, on worker: LoopWorker,
+    private func listen(host: String, port: UInt16, name: String, policy: ConnectionPolicy, on worker: LoopWorker,
                         refusalMessage: [UInt8]?, transport: @escaping Listener.TransportFactory) throws -> Listener {
         let address = try SocketAddress.resolve(host: host, port: port)
         // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
@@ -210,7 +208,8 @@ public final class EchoServer {
         let listener = try Listener(loop: worker.loop, shared: shared, socket: socket, name: name, policy: policy,
                                     maxConnections: configuration.maxConnections,
                                     refusalMessage: refusalMessage,
-                                    makeTransport: transport)
+                                    makeTransport: transport,
+                                    makeApplication: configuration.mode.makeApplication(maxLine: configuration.maxLine))
         worker.add(listener)
         return listener
     }

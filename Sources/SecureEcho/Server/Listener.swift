@@ -1,5 +1,6 @@
 // A listening socket on the loop: accepts until the kernel has nobody waiting, and is the
-// only place that knows whether its port speaks TLS or plain TCP.
+// only place that knows what its port speaks: the transport (TLS or plain TCP), the
+// preamble, if any, and the application.
 import SecureEchoLoop
 import SecureEchoSystem
 import SecureEchoTLS
@@ -17,7 +18,9 @@ final class Listener: EventHandler {
     let address: SocketAddress
     let name: String
     private let makeTransport: TransportFactory
-    private let policy: EchoPolicy
+    private let policy: ConnectionPolicy
+    private let makeApplication: ApplicationFactory
+    private let makePreamble: PreambleFactory?
     private let shared: SharedServerState
     private var token: UInt32 = 0
     /// A descriptor held in reserve: when the process runs out, it is freed for a moment to
@@ -35,8 +38,9 @@ final class Listener: EventHandler {
     /// Fairness: at most this many accepts per readiness event.
     static let acceptsPerEvent = 64
 
-    init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: EchoPolicy, maxConnections: Int,
-         refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory) throws(SystemCallError) {
+    init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: ConnectionPolicy, maxConnections: Int,
+         refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory,
+         makePreamble: PreambleFactory? = nil, makeApplication: @escaping ApplicationFactory) throws(SystemCallError) {
         self.loop = loop
         self.shared = shared
         self.maxConnections = maxConnections
@@ -45,6 +49,8 @@ final class Listener: EventHandler {
         self.name = name
         self.policy = policy
         self.makeTransport = makeTransport
+        self.makePreamble = makePreamble
+        self.makeApplication = makeApplication
         self.address = try socket.localAddress()
         token = try loop.register(self, fd: socket.descriptor, interest: .readable)
     }
@@ -94,6 +100,7 @@ final class Listener: EventHandler {
         }
         // From here the connection owns its slot and gives it back when it closes.
         let connection = Connection(loop: loop, transport: transport, peer: peer.description, policy: policy,
+                                    application: makeApplication(), preamble: makePreamble?(),
                                     onClose: { [shared] in shared.releaseConnection() })
         connection.start()
     }

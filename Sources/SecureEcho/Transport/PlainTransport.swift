@@ -17,6 +17,10 @@ package final class PlainTransport: Transport {
 
     package func handshake() throws(TransportError) -> Step { .done }
 
+    package func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
+        try socket.readPreamble(into: buffer, peek: peek)
+    }
+
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         if memo.skipsRead() { return .wouldBlock(.readable) }
         let result: SyscallResult<Int>

@@ -24,6 +24,10 @@ package final class TLSTransport: Transport {
         do { return try session.handshake() } catch { throw Self.map(error, handshaking: true) }
     }
 
+    package func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
+        try socket.readPreamble(into: buffer, peek: peek)
+    }
+
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
         do { return try session.read(into: buffer) } catch { throw Self.map(error, handshaking: false) }
     }

@@ -15,10 +15,26 @@ package protocol Transport: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult
     /// A write that returned `.wouldBlock` must be retried with the same leading bytes.
     func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult
+    /// Reads the socket underneath, before the handshake has started (a preamble such as a
+    /// PROXY header). TLS has read nothing yet then, so these bytes never reach OpenSSL.
+    func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult
     /// Input already pulled off the socket but not yet returned by `read` (it will not wake the poller).
     var hasBufferedInput: Bool { get }
     /// Ends our direction of the stream (TCP FIN, or TLS close_notify), keeping the read side open.
     func shutdownOutput() throws(TransportError) -> Step
     /// Releases the descriptor. Idempotent.
     func close()
+}
+
+extension Socket {
+    /// `readBeforeHandshake` for transports that own a socket.
+    package func readPreamble(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
+        let result: SyscallResult<Int>
+        do { result = try receive(into: buffer, peek: peek) } catch { throw TransportError(error) }
+        switch result {
+        case .done(0): return .endOfStream
+        case .done(let count): return .bytes(count)
+        case .wouldBlock: return .wouldBlock(.readable)
+        }
+    }
 }

@@ -1,11 +1,11 @@
-// libFuzzer target: the line framer against a naive model, over arbitrary chunkings.
+// libFuzzer target: the echo applications against a naive model, over arbitrary chunkings.
 // Input: [maxLine-1, mode, chunk lengths..., 0xFF separator, stream bytes...].
 @testable import SecureEcho
 @testable import SecureEchoLoop
 @testable import SecureEchoSystem
 
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzLineFramer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func fuzzLineEcho(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 3 else { return 0 }
     let input = UnsafeBufferPointer(start: data, count: size)
     let maxLine = Int(input[0] % 64) + 1
@@ -18,20 +18,22 @@ public func fuzzLineFramer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     let stream = Array(input[min(cursor + 1, size)...])
 
-    var framer = LineFramer(mode: mode, maxLine: maxLine)
+    var framer = LineEcho(maxLine: maxLine)
+    var stream = StreamEcho()
     var released = 0
     var offset = 0
     var chunk = 0
     while offset < stream.count {
         let length = min(stream.count - offset, lengths.isEmpty ? stream.count : max(1, lengths[chunk % lengths.count]))
         chunk += 1
-        let newlyReleased = stream[offset..<(offset + length)].withUnsafeBytes { framer.ingest($0) }
+        let reply = stream[offset..<(offset + length)].withUnsafeBytes { mode == .line ? framer.receive($0) : stream.receive($0) }
+        guard case .echo(let newlyReleased) = reply else { preconditionFailure("echo applications only echo") }
         offset += length
         released += newlyReleased
-        precondition(released + framer.held == offset, "released + held must equal input so far")
         if mode == .stream {
-            precondition(framer.held == 0, "stream mode holds nothing")
+            precondition(released == offset, "stream echo releases everything at once")
         } else {
+            precondition(released + framer.held == offset, "released + held must equal input so far")
             precondition(framer.held < maxLine, "held tail must be shorter than maxLine")
             precondition(!stream[released..<offset].contains(UInt8(ascii: "\n")), "a held tail never contains a newline")
             // The model: release through the last newline, then whole maxLine pieces of what follows.
@@ -40,7 +42,8 @@ public func fuzzLineFramer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(released == modelReleased, "framer released \(released), model \(modelReleased)")
         }
     }
-    released += framer.finish()
+    guard case .echo(let rest) = mode == .line ? framer.finish() : stream.finish() else { preconditionFailure("echo applications only echo") }
+    released += rest
     precondition(released == stream.count, "at end of stream every byte is released")
     return 0
 }
