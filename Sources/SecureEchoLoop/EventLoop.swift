@@ -86,7 +86,7 @@ package final class EventLoop {
         do {
             try poller.deregister(fd: fd)
         } catch {
-            logger.warning("deregister fd=\(fd): \(error)")
+            logger.warning("deregister failed", metadata: ["event": "deregister_failed", "fd": "\(fd)", "reason": "\(error)"])
         }
     }
 

@@ -12,23 +12,37 @@ public enum Signals {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// A server inherits its parent's blocked-signal mask (runtimes that route signals to one
-    /// thread block them in the others). With SIGTERM blocked it could never be stopped, so
-    /// start from an empty mask.
-    public static func unblockAll() {
-        var none = sigset_t()
-        sigemptyset(&none)
-        sigprocmask(SIG_SETMASK, &none, nil)
+    /// The signals the server reads from its signalfd.
+    public static let serverSignals: [CInt] = [SIGTERM, SIGINT, SIGHUP]
+
+    /// Blocks exactly `serverSignals` in the calling thread, and so in every thread it starts
+    /// afterwards. Call first in `main`, before any thread exists: a signal mask is per
+    /// thread, and a thread that does not block SIGTERM takes its default action, which ends
+    /// the whole process before the server can finish its connections. (The mask is set,
+    /// not added to: a server inherits its parent's, and with SIGTERM blocked by a parent that
+    /// routes signals elsewhere, nothing else would ever be unblocked either.)
+    public static func routeToServer() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in serverSignals { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_SETMASK, &set, nil)
     }
 
-    /// A non-blocking signalfd that reports `signals`, which are blocked from normal delivery
-    /// so that they arrive only through it: the loop handles them as ordinary readable events,
-    /// and no work ever runs inside a signal handler. Call before starting other threads.
+    /// Whether the calling thread blocks every one of `signals`.
+    package static func areBlocked(_ signals: [CInt]) -> Bool {
+        var current = sigset_t()
+        sigemptyset(&current)
+        pthread_sigmask(SIG_BLOCK, nil, &current)
+        return signals.allSatisfy { sigismember(&current, $0) == 1 }
+    }
+
+    /// A non-blocking signalfd that reports `signals`, which the process must already block
+    /// in every thread (`routeToServer`) so that they arrive only through it: the loop handles
+    /// them as ordinary readable events, and no work ever runs inside a signal handler.
     package static func makeSignalDescriptor(_ signals: [CInt]) throws(SystemCallError) -> Socket {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
-        try syscall("sigprocmask", { sigprocmask(SIG_BLOCK, &set, nil) })
         let fd = try syscall("signalfd", { signalfd(-1, &set, CInt(SFD_NONBLOCK) | CInt(SFD_CLOEXEC)) })
         return Socket(takingOwnershipOf: fd)
     }

@@ -172,23 +172,20 @@ package final class TLSSession {
         return "\(version)/\(cipher)"
     }
 
-    /// What a completed handshake settled besides version and cipher, as log fields:
-    /// `sni=localhost alpn=h2 alpn_offered=h2,http/1.1 resumed=yes client="/CN=…"`.
-    package var handshakeDetails: String {
-        var fields: [String] = []
-        if let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) {
-            fields.append("sni=\(String(cString: name))")
-        }
+    /// Everything a completed handshake settled.
+    package var session: NegotiatedSession {
         var selected: UnsafePointer<UInt8>?
         var selectedLength: UInt32 = 0
         SSL_get0_alpn_selected(ssl, &selected, &selectedLength)
-        if let selected, selectedLength > 0 {
-            fields.append("alpn=\(String(decoding: UnsafeBufferPointer(start: selected, count: Int(selectedLength)), as: UTF8.self))")
-        }
-        if let offeredALPN { fields.append("alpn_offered=\(offeredALPN.joined(separator: ","))") }
-        fields.append("resumed=\(SSL_session_reused(ssl) == 1 ? "yes" : "no")")
-        if let subject = peerCertificateSubject { fields.append("client=\"\(subject)\"") }
-        return fields.joined(separator: " ")
+        let alpn = selected.flatMap { selectedLength > 0 ? String(decoding: UnsafeBufferPointer(start: $0, count: Int(selectedLength)), as: UTF8.self) : nil }
+        return NegotiatedSession(
+            version: SSL_get_version(ssl).map { String(cString: $0) } ?? "?",
+            cipher: SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "?",
+            serverName: SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) },
+            alpn: alpn,
+            alpnOffered: offeredALPN,
+            resumed: SSL_session_reused(ssl) == 1,
+            clientSubject: peerCertificateSubject)
     }
 
     /// The verified peer certificate's subject ("/CN=secure-echo client"), if one was presented.

@@ -131,15 +131,15 @@ struct SecureEchoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        Signals.unblockAll()
+        // Before any thread exists (the log writer's is the first), so every thread inherits it.
+        Signals.routeToServer()
         Signals.ignoreBrokenPipe()
+        let level = logLevel
+        let writer = try LogWriter()
+        LoggingSystem.bootstrap { _ in EventLogHandler(writer: writer, level: level) }
+        defer { writer.flush() }
         let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"))
+        writer.flush()  // what startup logged (the fingerprint, warnings) comes before the ready line
         print(server.readyLine)
         fflush(nil)
         try server.run()

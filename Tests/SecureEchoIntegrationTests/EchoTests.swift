@@ -110,7 +110,7 @@ struct EchoTests {
         for (i, client) in clients.enumerated() {
             #expect(String(decoding: try client.echo([], expecting: "client \(i)\n".utf8.count), as: UTF8.self) == "client \(i)\n")
         }
-        for loop in 0..<4 { #expect(server.log.contains("loop=\(loop)"), "loop \(loop) accepted nothing") }
+        for loop in 0..<4 { #expect(server.waitForLog("loop=\(loop)"), "loop \(loop) accepted nothing") }
     }
 
     @Test("a client that writes 32 MiB before reading gets all of it back; the server's memory stays bounded",

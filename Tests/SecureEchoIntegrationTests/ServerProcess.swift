@@ -80,7 +80,7 @@ final class ServerProcess {
         try? FileManager.default.removeItem(at: logURL)
     }
 
-    private static func readLine(from fd: CInt, timeout: Double, log: URL) throws -> String {
+    static func readLine(from fd: CInt, timeout: Double, log: URL) throws -> String {
         var line: [UInt8] = []
         let deadline = Date().addingTimeInterval(timeout)
         var byte: UInt8 = 0

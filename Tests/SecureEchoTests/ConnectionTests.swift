@@ -27,7 +27,7 @@ private final class ScriptedTransport: Transport {
     }
 
     var name: String { "scripted" }
-    var negotiated: String? { nil }
+    var session: NegotiatedSession? { nil }
     var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { if case .data = reads.first { return true } else { return false } }

@@ -83,7 +83,7 @@ struct LineEchoTests {
         var framer = LineEcho(maxLine: 1024)
         let reply = Array("a\nb".utf8).withUnsafeBytes { framer.receive($0) }
         #expect(reply == .echo(2))
-        #expect(framer.start(SessionInfo(peer: "p", transport: "plain", negotiated: nil)) == .echo(0))
+        #expect(framer.start(SessionInfo(peer: "p", transport: "plain", tls: nil)) == .echo(0))
     }
 
     @Test("stream echo releases every byte at once and holds nothing")

@@ -8,6 +8,7 @@ import Logging
 @testable import SecureEcho
 @testable import SecureEchoLoop
 @testable import SecureEchoSystem
+@testable import SecureEchoTLS
 
 /// Pops outcomes from the fuzz input; once it runs dry every call ends the stream cleanly.
 private final class FuzzTransport: Transport {
@@ -37,7 +38,7 @@ private final class FuzzTransport: Transport {
     }
 
     var name: String { "fuzz" }
-    var negotiated: String? { nil }
+    var session: NegotiatedSession? { nil }
     var handshakeProgress: String? { nil }
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { (script.count - cursor) % 3 == 1 }

@@ -1,6 +1,7 @@
 // The seam between a connection and the protocol it speaks once its transport is ready.
 // Line echo and stream echo plug in here today; a handshake report or an HTTP responder is
 // one more file that conforms to `Application`, not a branch inside `Connection`.
+import SecureEchoTLS
 
 /// What a connection runs after its handshake. An application does no I/O and keeps no
 /// buffers of the connection's: it sees each arrival once, in order, and answers with a
@@ -32,13 +33,13 @@ enum Reply: Equatable {
     static let nothing = Reply.send([])
 }
 
-/// What the transport settled on, for applications that answer with it.
+/// Who the peer is and what the transport settled on, for applications that answer with it.
 struct SessionInfo {
     let peer: String
     /// "tls" or "plain".
     let transport: String
-    /// "TLSv1.3/TLS_AES_256_GCM_SHA384", nil for plain TCP.
-    let negotiated: String?
+    /// What the TLS handshake settled; nil for plain TCP.
+    let tls: NegotiatedSession?
 }
 
 /// Makes each new connection's application.

@@ -1,6 +1,7 @@
 // One client connection: the state machine every transport and every application share.
 import SecureEchoLoop
 import SecureEchoSystem
+import SecureEchoTLS
 import Logging
 
 /// The per-connection limits, fixed at accept time.
@@ -55,8 +56,8 @@ final class Connection: EventHandler {
     private var preamble: (any Preamble)?
     var application: any Application
     var output = OutputBuffer()
-    /// "TLSv1.3/TLS_AES_256_GCM_SHA384" once a TLS handshake has completed.
-    private var negotiated: String?
+    /// What the TLS handshake settled, once it has completed.
+    private var session: NegotiatedSession?
     var closeReason = "eof"
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
     var peerEnded = false
@@ -92,14 +93,14 @@ final class Connection: EventHandler {
         do {
             token = try loop.register(self, fd: fd, interest: .readable)
         } catch {
-            loop.logger.warning("rejected peer=\(peer) via=\(transport.name): \(error)")
+            loop.logger.warning("rejected", metadata: ["event": "rejected", "peer": "\(peer)", "transport": "\(transport.name)", "reason": "\(error)"])
             state = .closed
             transport.close()
             onClose?()
             return
         }
         loop.connectionOpened()
-        loop.logger.info("accepted peer=\(peer) via=\(transport.name) loop=\(loop.id)")
+        loop.logger.info("accepted", metadata: ["event": "accepted", "peer": "\(peer)", "transport": "\(transport.name)", "loop": "\(loop.id)"])
         handle([])
         // One heap entry per connection at a time, at the earlier of the deadlines that
         // apply; deadlinePassed() moves it on.
@@ -122,8 +123,8 @@ final class Connection: EventHandler {
                 case .done:
                     state = .echoing
                     lastActivity = loop.now
-                    negotiated = transport.negotiated
-                    queue(application.start(SessionInfo(peer: peer, transport: transport.name, negotiated: negotiated)))
+                    session = transport.session
+                    queue(application.start(SessionInfo(peer: peer, transport: transport.name, tls: session)))
                 }
             }
             if state == .echoing || state == .flushing {
@@ -255,8 +256,25 @@ final class Connection: EventHandler {
         transport.close()
         output.reset()
         onClose?()
-        let durationMs = (MonotonicClock.now() - openedAt) / 1_000_000
-        let tls = negotiated.map { " tls=\($0)" } ?? ""
-        loop.logger.info("closed peer=\(peer) via=\(transport.name)\(tls) bytes_in=\(bytesIn) bytes_out=\(bytesOut) duration_ms=\(durationMs) reason=\"\(reason)\"")
+        loop.logger.info("closed", metadata: closedEvent(reason: reason))
+    }
+
+    /// The fields of the one line that sums up a connection.
+    private func closedEvent(reason: String) -> Logger.Metadata {
+        var fields: Logger.Metadata = [
+            "event": "closed", "peer": "\(peer)", "transport": "\(transport.name)",
+            "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)",
+            "duration_ms": "\((MonotonicClock.now() - openedAt) / 1_000_000)", "reason": "\(reason)",
+        ]
+        if let session {
+            fields["tls_version"] = "\(session.version)"
+            fields["cipher"] = "\(session.cipher)"
+            fields["resumed"] = session.resumed ? "yes" : "no"
+            if let name = session.serverName { fields["sni"] = "\(name)" }
+            if let alpn = session.alpn { fields["alpn"] = "\(alpn)" }
+            if let offered = session.alpnOffered { fields["alpn_offered"] = "\(offered.joined(separator: ","))" }
+            if let client = session.clientSubject { fields["client"] = "\(client)" }
+        }
+        return fields
     }
 }

@@ -62,10 +62,10 @@ public final class EchoServer {
                 return try TLSTransport(socket: socket, context: context)
             }
             if configuration.tls.keylogPath != nil {
-                logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic")
+                logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic", metadata: ["event": "keylog_on"])
             }
             if configuration.tls.certificates == [.ephemeral], let fingerprint {
-                logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)")
+                logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)", metadata: ["event": "ephemeral_certificate"])
             }
         }
         if let port = configuration.plainPort {
@@ -86,7 +86,7 @@ public final class EchoServer {
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
     /// shutdown grace has passed. Call once.
     public func run() throws {
-        logger.info("serving with \(configuration.threads) \(configuration.poller) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)")
+        logger.info("serving with \(configuration.threads) \(configuration.poller) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)", metadata: ["event": "serving"])
         var threads: [LoopThread] = []
         let shared = self.shared
         let mainWakeup = wakeups[0]
@@ -98,7 +98,7 @@ public final class EchoServer {
                 do {
                     try transfer.value.run()
                 } catch {
-                    logger.critical("event loop \(transfer.value.loop.id) stopped: \(error); its listeners are closed, the other loops go on")
+                    logger.critical("event loop \(transfer.value.loop.id) stopped: \(error); its listeners are closed, the other loops go on", metadata: ["event": "loop_failed"])
                     transfer.value.abandon()
                 }
                 shared.otherLoopsRunning.subtract(1, ordering: .relaxed)
@@ -123,7 +123,7 @@ public final class EchoServer {
         for thread in threads { thread.join() }
         let cut = shared.cutAtGrace.load(ordering: .relaxed)
         let elapsedMs = (MonotonicClock.now() - shutdownStartedAt) / 1_000_000
-        logger.notice("stopped: \(openAtShutdown - cut) of \(openAtShutdown) connections finished their echo, \(cut) cut at the \(configuration.shutdownGrace) s grace, in \(elapsedMs) ms")
+        logger.notice("stopped: \(openAtShutdown - cut) of \(openAtShutdown) connections finished their echo, \(cut) cut at the \(configuration.shutdownGrace) s grace, in \(elapsedMs) ms", metadata: ["event": "stopped"])
     }
 
     // MARK: - Signals (on loop 0's thread)
@@ -132,12 +132,12 @@ public final class EchoServer {
         if signal == SIGHUP { return reload() }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         if shared.shutdownRequested.load(ordering: .relaxed) {
-            logger.notice("\(name) again: closing remaining connections now")
+            logger.notice("\(name) again: closing remaining connections now", metadata: ["event": "shutdown_now"])
             shared.cutRequested.store(true, ordering: .relaxed)
         } else {
             shutdownStartedAt = MonotonicClock.now()
             openAtShutdown = shared.connections.load(ordering: .relaxed)
-            logger.notice("\(name): no longer accepting; finishing \(openAtShutdown) connections (grace \(configuration.shutdownGrace) s)")
+            logger.notice("\(name): no longer accepting; finishing \(openAtShutdown) connections (grace \(configuration.shutdownGrace) s)", metadata: ["event": "shutdown"])
             shared.shutdownRequested.store(true, ordering: .relaxed)
         }
         for wakeup in wakeups { wakeup.signal() }
@@ -149,7 +149,7 @@ public final class EchoServer {
     private func reload() {
         guard configuration.tlsPort != nil, !shared.shutdownRequested.load(ordering: .relaxed) else { return }
         guard configuration.tls.certificates != [.ephemeral] || configuration.tls.clientCA != nil else {
-            logger.notice("SIGHUP: nothing to reload (ephemeral certificate)")
+            logger.notice("SIGHUP: nothing to reload (ephemeral certificate)", metadata: ["event": "reload"])
             return
         }
         do {
@@ -158,14 +158,14 @@ public final class EchoServer {
                 do {
                     try context.adoptTicketKeys(from: previous)
                 } catch {
-                    logger.warning("SIGHUP: \(error); tickets issued before the reload will not resume")
+                    logger.warning("SIGHUP: \(error); tickets issued before the reload will not resume", metadata: ["event": "reload"])
                 }
             }
             shared.currentTLSContext = context
             fingerprint = context.fingerprint
-            logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")")
+            logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")", metadata: ["event": "reload"])
         } catch {
-            logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)")
+            logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)", metadata: ["event": "reload_failed"])
         }
     }
 

@@ -94,7 +94,7 @@ final class Listener: EventHandler {
             transport = try makeTransport(client)
         } catch {
             shared.releaseConnection()
-            loop.logger.warning("rejected peer=\(peer) via=\(name): \(error)")
+            loop.logger.warning("rejected", metadata: ["event": "rejected", "peer": "\(peer)", "transport": "\(name)", "reason": "\(error)"])
             client.close()
             return
         }
@@ -114,7 +114,10 @@ final class Listener: EventHandler {
         client.close()
         refusedSinceLog += 1
         if loop.now - lastBusyLog >= 1_000_000_000 || lastBusyLog == 0 {
-            loop.logger.warning("refused peer=\(peer) via=\(name): \(maxConnections) connections open (--max-connections); \(refusedSinceLog) refused since the last report")
+            loop.logger.warning("refused", metadata: [
+                "event": "refused", "peer": "\(peer)", "transport": "\(name)",
+                "reason": "\(maxConnections) connections open (--max-connections)", "refused_since_last": "\(refusedSinceLog)",
+            ])
             lastBusyLog = loop.now
             refusedSinceLog = 0
         }
@@ -129,7 +132,7 @@ final class Listener: EventHandler {
             shedOneConnection(error)
             return false
         default:
-            loop.logger.error("accept on \(address): \(error)")
+            loop.logger.error("accept failed", metadata: ["event": "accept_failed", "listener": "\(address)", "reason": "\(error)"])
             return false
         }
     }
@@ -137,7 +140,8 @@ final class Listener: EventHandler {
     private func shedOneConnection(_ error: SystemCallError) {
         if loop.now - lastFullTableLog > 1_000_000_000 || lastFullTableLog == 0 {
             lastFullTableLog = loop.now
-            loop.logger.error("accept on \(address): \(error.reason); closing new connections until descriptors free up")
+            loop.logger.error("out of descriptors: closing new connections until some free up",
+                              metadata: ["event": "descriptors_exhausted", "listener": "\(address)", "reason": "\(error.reason)"])
         }
         // Descriptors are process-wide: another loop may take the number the spare frees, so
         // re-taking it can fail. Without a spare the listener stops asking for a while instead

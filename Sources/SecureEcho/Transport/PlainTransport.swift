@@ -1,5 +1,6 @@
 // Plain TCP: reads and writes go straight to the socket.
 import SecureEchoSystem
+import SecureEchoTLS
 
 package final class PlainTransport: Transport {
     private let socket: Socket
@@ -10,7 +11,7 @@ package final class PlainTransport: Transport {
     }
 
     package var name: String { "plain" }
-    package var negotiated: String? { nil }
+    package var session: NegotiatedSession? { nil }
     package var handshakeProgress: String? { nil }
     package var descriptor: CInt { socket.descriptor }
     package var hasBufferedInput: Bool { false }

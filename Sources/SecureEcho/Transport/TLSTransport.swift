@@ -6,22 +6,22 @@ import SecureEchoTLS
 
 package final class TLSTransport: Transport {
     private let socket: Socket
-    private let session: TLSSession
+    private let tls: TLSSession
 
     /// `serverName` is sent as SNI when the context is a client's.
     package init(socket: Socket, context: TLSContext, serverName: String? = nil) throws(OpenSSLError) {
         self.socket = socket
-        self.session = try TLSSession(context: context, fd: socket.descriptor, serverName: serverName)
+        self.tls = try TLSSession(context: context, fd: socket.descriptor, serverName: serverName)
     }
 
     package var name: String { "tls" }
-    package var negotiated: String? { "\(session.negotiated) \(session.handshakeDetails)" }
-    package var handshakeProgress: String? { session.handshakeProgress }
+    package var session: NegotiatedSession? { tls.session }
+    package var handshakeProgress: String? { tls.handshakeProgress }
     package var descriptor: CInt { socket.descriptor }
-    package var hasBufferedInput: Bool { session.hasBufferedInput }
+    package var hasBufferedInput: Bool { tls.hasBufferedInput }
 
     package func handshake() throws(TransportError) -> Step {
-        do { return try session.handshake() } catch { throw Self.map(error, handshaking: true) }
+        do { return try tls.handshake() } catch { throw Self.map(error, handshaking: true) }
     }
 
     package func readBeforeHandshake(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(TransportError) -> IOResult {
@@ -29,15 +29,15 @@ package final class TLSTransport: Transport {
     }
 
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult {
-        do { return try session.read(into: buffer) } catch { throw Self.map(error, handshaking: false) }
+        do { return try tls.read(into: buffer) } catch { throw Self.map(error, handshaking: false) }
     }
 
     package func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> IOResult {
-        do { return try session.write(bytes) } catch { throw Self.map(error, handshaking: false) }
+        do { return try tls.write(bytes) } catch { throw Self.map(error, handshaking: false) }
     }
 
     package func shutdownOutput() throws(TransportError) -> Step {
-        do { return try session.shutdown() } catch { throw Self.map(error, handshaking: false) }
+        do { return try tls.shutdown() } catch { throw Self.map(error, handshaking: false) }
     }
 
     package func close() { socket.close() }

@@ -1,12 +1,13 @@
 // The byte pipe a Connection talks to. TLS and plain TCP implement it; the echo
 // logic above it exists once and never asks which one it has.
 import SecureEchoSystem
+import SecureEchoTLS
 
 package protocol Transport: AnyObject {
     /// "tls" or "plain", for logs.
     var name: String { get }
-    /// Negotiated protocol details for logs ("TLSv1.3/TLS_AES_256_GCM_SHA384"), nil when none.
-    var negotiated: String? { get }
+    /// What the TLS handshake settled, once it is done; nil for plain TCP.
+    var session: NegotiatedSession? { get }
     /// How far an unfinished handshake got, for logs; nil when there is nothing to say.
     var handshakeProgress: String? { get }
     var descriptor: CInt { get }
@@ -37,4 +38,9 @@ extension Socket {
         case .wouldBlock: return .wouldBlock(.readable)
         }
     }
+}
+
+extension Transport {
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384", nil for plain TCP.
+    package var negotiated: String? { session?.summary }
 }

@@ -1,0 +1,51 @@
+// The swift-log handler the server runs with: renders each event (message + metadata) as one
+// line and hands it to the bounded stderr writer, so logging never blocks an event loop.
+import Logging
+import SecureEchoSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct EventLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let writer: LogWriter
+
+    public init(writer: LogWriter, level: Logger.Level) {
+        self.writer = writer
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let explicit = event.metadata { fields.merge(explicit) { $1 } }
+        if let error = event.error { fields["error"] = "\(error)" }
+        writer.lines.write(LogLine.render(time: WallClock.timestamp(), level: event.level,
+                                          message: event.message.description, metadata: fields))
+    }
+}
+
+/// Standard error behind a bounded queue (see `LineWriter`): created once, before the event
+/// loops, and flushed at exit.
+public final class LogWriter: Sendable {
+    let lines: LineWriter
+
+    /// Starts the writer thread. Call after `Signals.routeToServer()`, so the thread
+    /// inherits the blocked signals.
+    public init() throws {
+        lines = try LineWriter(descriptor: STDERR_FILENO)
+    }
+
+    /// Lines dropped because stderr was not keeping up.
+    public var droppedLines: Int { lines.droppedLines }
+
+    /// Writes what is queued, waiting at most `timeout` seconds.
+    public func flush(timeout: Double = 2) {
+        lines.flush(timeout: timeout)
+    }
+}

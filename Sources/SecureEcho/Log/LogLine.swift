@@ -1,0 +1,66 @@
+// One log event as one line of text: `TIME LEVEL MESSAGE key=value ...`, fields in a fixed
+// order so lines read alike and grep alike. Values that come from clients (SNI, ALPN) are
+// escaped, never copied raw: a log line cannot be split or forged by a peer.
+import Logging
+
+enum LogLine {
+    /// Fields in the order a reader wants them; any others follow, sorted by key.
+    static let fieldOrder = ["peer", "listener", "transport", "loop", "tls_version", "cipher", "sni", "alpn", "alpn_offered",
+                             "resumed", "client", "bytes_in", "bytes_out", "duration_ms", "reason"]
+    /// Free text: quoted even when it has no space, so it reads the same whatever it says.
+    static let alwaysQuoted: Set<String> = ["reason", "client"]
+    private static let rank = Dictionary(uniqueKeysWithValues: fieldOrder.enumerated().map { ($1, $0) })
+
+    static func render(time: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var line = "\(time) \(level) \(escaped(message, quoting: false))"
+        let keys = metadata.keys.filter { $0 != "event" }.sorted { a, b in
+            switch (rank[a], rank[b]) {
+            case let (x?, y?): return x < y
+            case (_?, nil): return true
+            case (nil, _?): return false
+            case (nil, nil): return a < b
+            }
+        }
+        for key in keys {
+            guard let value = metadata[key] else { continue }
+            let text = escaped(value.description, quoting: true)
+            line += alwaysQuoted.contains(key) && !text.hasPrefix("\"") ? " \(key)=\"\(text)\"" : " \(key)=\(text)"
+        }
+        return line
+    }
+
+    /// Control characters and backslashes as escapes; with `quoting`, a value with spaces,
+    /// quotes or `=` (or none at all) is quoted, so `key=value` pairs always parse back.
+    static func escaped(_ text: String, quoting: Bool) -> String {
+        var needsQuotes = quoting && text.isEmpty
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"":
+                out += quoting ? "\\\"" : "\""
+                needsQuotes = needsQuotes || quoting
+            case " ", "=":
+                out.unicodeScalars.append(scalar)
+                needsQuotes = needsQuotes || quoting
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
+                    out += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return needsQuotes ? "\"\(out)\"" : out
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

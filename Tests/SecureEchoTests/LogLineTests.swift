@@ -1,0 +1,76 @@
+import Foundation
+import Glibc
+import Logging
+import Testing
+@testable import SecureEcho
+@testable import SecureEchoSystem
+
+@Suite("Log lines")
+struct LogLineTests {
+    @Test("fields come in a fixed order, unknown ones sorted after; the event name is the message")
+    func fieldOrder() {
+        let line = LogLine.render(time: "T", level: .info, message: "closed", metadata: [
+            "zeta": "1", "reason": "eof", "peer": "127.0.0.1:1", "alpha": "2", "bytes_in": "3", "event": "closed",
+        ])
+        #expect(line == "T info closed peer=127.0.0.1:1 bytes_in=3 reason=\"eof\" alpha=2 zeta=1")
+    }
+
+    @Test("client-controlled bytes are escaped: no raw newline, control byte or unbalanced quote")
+    func escaping() {
+        let line = LogLine.render(time: "T", level: .warning, message: "closed", metadata: [
+            "sni": "evil\nT info forged line", "alpn": "a\u{1}b\u{7F}c\u{85}", "reason": "say \"hi\" \\ bye",
+        ])
+        #expect(line == #"T warning closed sni="evil\nT info forged line" alpn=a\x01b\x7Fc\x85 reason="say \"hi\" \\ bye""#)
+        #expect(!line.contains("\n"))
+    }
+
+    @Test("empty values and values with '=' are quoted")
+    func quoting() {
+        #expect(LogLine.escaped("", quoting: true) == "\"\"")
+        #expect(LogLine.escaped("a=b", quoting: true) == "\"a=b\"")
+        #expect(LogLine.escaped("plain", quoting: true) == "plain")
+    }
+}
+
+@Suite("LineWriter")
+struct LineWriterTests {
+    @Test("a descriptor nobody reads: writes never block, lines are dropped and counted, then reported")
+    func stalledDescriptor() throws {
+        var fds: [CInt] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let writer = try LineWriter(descriptor: fds[1], capacity: 4096)
+        let line = String(repeating: "x", count: 99)
+        // The pipe holds 64 KiB and the queue 4 KiB: offer lines (at a pace the writer thread
+        // can follow until the pipe is full) until well past both.
+        var offered = 0
+        while offered < 100_000 && (writer.droppedLines == 0 || offered * 100 < 200_000) {
+            writer.write(line)
+            offered += 1
+            if offered % 20 == 0 { usleep(100) }
+        }
+        let dropped = writer.droppedLines
+        #expect(dropped > 0)
+        // Read everything: the writer drains its queue, then says what it dropped.
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(10)
+        func reported(_ text: String) -> Int {
+            text.split(separator: "\n").filter { $0.hasPrefix("warning ") }
+                .compactMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } }.reduce(0, +)
+        }
+        while Date() < deadline, reported(text) < dropped {
+            var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            text += String(decoding: buffer[..<max(n, 0)], as: UTF8.self)
+        }
+        #expect(reported(text) == dropped)
+        let lines = text.split(separator: "\n")
+        let notices = lines.filter { $0.hasPrefix("warning ") }
+        #expect(notices.allSatisfy { $0.hasSuffix(" log lines dropped: stderr was not keeping up") }, "\(notices)")
+        #expect(lines.filter { !$0.hasPrefix("warning ") }.allSatisfy { $0 == line }, "lines are dropped whole, never cut")
+        #expect(lines.count - notices.count + dropped == offered)
+        #expect(writer.flush(timeout: 5))
+    }
+}
