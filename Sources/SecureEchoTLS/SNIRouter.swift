@@ -16,7 +16,7 @@ package final class SNIRouter: @unchecked Sendable {
         _ = COpenSSL_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
     }
 
-    fileprivate func context(for name: String) -> OpaquePointer? {
+    func context(for name: String) -> OpaquePointer? {
         contexts.first { ctx in
             guard let leaf = SSL_CTX_get0_certificate(ctx) else { return false }
             return X509_check_host(leaf, name, name.utf8.count, 0, nil) == 1 || X509_check_ip_asc(leaf, name, 0) == 1

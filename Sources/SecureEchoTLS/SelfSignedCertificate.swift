@@ -21,7 +21,8 @@ package final class SelfSignedCertificate {
         EVP_PKEY_free(key)
     }
 
-    package static func make(commonName: String = "secure-echo ephemeral") throws(TLSContextError) -> SelfSignedCertificate {
+    package static func make(commonName: String = "secure-echo ephemeral",
+                             subjectAltNames: String = subjectAltNames) throws(TLSContextError) -> SelfSignedCertificate {
         ERR_clear_error()
         guard let key = COpenSSL_EVP_EC_gen("P-256") else { throw .library(.drain("EVP_EC_gen")) }
         guard let x509 = X509_new() else {
@@ -47,7 +48,7 @@ package final class SelfSignedCertificate {
               X509_set_issuer_name(x509, name) == 1 else {
             throw .library(.drain("X509 fields"))
         }
-        try add(NID_subject_alt_name, subjectAltNames, to: x509)
+        try add(NID_subject_alt_name, subjectAltNames, to: x509)  // the parameter
         try add(NID_basic_constraints, "critical,CA:FALSE", to: x509)
         try add(NID_key_usage, "critical,digitalSignature", to: x509)
         try add(NID_ext_key_usage, "serverAuth", to: x509)

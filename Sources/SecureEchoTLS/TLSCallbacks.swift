@@ -58,7 +58,7 @@ package final class TLSCallbacks: @unchecked Sendable {
     }
 
     /// The first of the server's protocols that the client offered, pointing into `offered`.
-    fileprivate func select(from offered: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+    func select(from offered: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
         var s = 0
         while s < alpnWire.count {
             let serverLength = Int(alpnWire[s])

@@ -44,6 +44,17 @@ struct BenchToolTests {
         #expect((flood.json["megabytesPerSecond"] as? Double ?? 0) > 0)
     }
 
+    @Test("pingpong with messages larger than the loop's 64 KiB buffer, over TLS and plain", arguments: [true, false])
+    func largeMessages(tls: Bool) throws {
+        let server = try ServerProcess(["--log-level", "warning", "--mode", "stream"])
+        let port = tls ? server.tlsPort : server.plainPort
+        let result = try runBench(["pingpong", "--port", "\(port)", "--connections", "2", "--size", "300000", "--duration", "0.5"]
+                                  + (tls ? [] : ["--plain"]))
+        #expect(result.status == 0)
+        #expect((result.json["messages"] as? Int ?? 0) > 0)
+        #expect(result.json["mismatches"] as? Int == 0)
+    }
+
     @Test("a server that changes the bytes is caught: mismatches counted, exit 1")
     func catchesBadEcho() throws {
         // A deliberately wrong echo server: upper-cases what it receives.

@@ -205,7 +205,7 @@ struct TLSPolicyTests {
 @Suite("Hostile input")
 struct HostileInputTests {
     /// The first 50 bytes of a real ClientHello.
-    private func truncatedClientHello() throws -> [UInt8] {
+    static func truncatedClientHello() throws -> [UInt8] {
         Array(try ClientHello.capture().prefix(50))
     }
 
@@ -213,7 +213,7 @@ struct HostileInputTests {
     func truncatedHello() throws {
         let server = try ServerProcess(["--handshake-timeout", "1"])
         let client = try TestClient(port: server.tlsPort, tls: false)
-        _ = try client.writeOnce(ArraySlice(try truncatedClientHello()))
+        _ = try client.writeOnce(ArraySlice(try Self.truncatedClientHello()))
         let start = Date()
         _ = try? client.readToEnd(timeout: 10)
         #expect(Date().timeIntervalSince(start) < 3)
@@ -226,9 +226,10 @@ struct HostileInputTests {
     func vanishingPeer() throws {
         let server = try ServerProcess([])
         let client = try TestClient(port: server.tlsPort, tls: false)
-        _ = try client.writeOnce(ArraySlice(try truncatedClientHello()))
+        _ = try client.writeOnce(ArraySlice(try Self.truncatedClientHello()))
         client.resetAbruptly()
-        #expect(server.waitForLog("reason=\"reset by peer") || server.waitForLog("reason=\"tls handshake failed"))
+        // The RST ends the handshake as ECONNRESET, whether or not the server had read the 50 bytes.
+        #expect(server.waitForLog("reason=\"reset by peer ("), "\(server.log)")
         let fresh = try TestClient(port: server.tlsPort, tls: true)
         #expect(try fresh.echo("fresh\n") == "fresh\n")
     }
