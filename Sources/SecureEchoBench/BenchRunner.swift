@@ -177,9 +177,9 @@ public enum BenchRunner {
         // Clients still open (handshakes in flight at the deadline) hold callbacks into `active`.
         for client in active.values { client.cancel() }
         active.removeAll()
-        let sorted = tally.latencies.sorted()
+        let latencies = tally.latencies
         func percentile(_ p: Double) -> Double? {
-            sorted.isEmpty ? nil : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
+            latencies.totalCount == 0 ? nil : Double(latencies.valueAtPercentile(p * 100)) / 1000
         }
         return BenchResult(
             mode: options.mode.rawValue, transport: options.tls ? "tls" : "plain", connections: count,
@@ -188,7 +188,7 @@ public enum BenchRunner {
             megabytesPerSecond: Double(tally.bytes) / seconds / 1e6,
             handshakesPerSecond: options.mode == .handshake ? Double(tally.handshakes) / seconds : 0,
             latencyP50Microseconds: percentile(0.5), latencyP99Microseconds: percentile(0.99),
-            latencyMaxMicroseconds: sorted.last.map { Double($0) / 1000 },
+            latencyMaxMicroseconds: latencies.totalCount == 0 ? nil : Double(latencies.max) / 1000,
             mismatches: tally.mismatches, failures: Array(tally.failures.prefix(5)),
             serverCPUMicrosecondsPerOperation: cpuUsed.flatMap { cpu -> Double? in
                 let operations: Double
