@@ -19,14 +19,14 @@ public func fuzzLineEcho(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let stream = Array(input[min(cursor + 1, size)...])
 
     var framer = LineEcho(maxLine: maxLine)
-    var stream = StreamEcho()
+    let streamEcho = StreamEcho()
     var released = 0
     var offset = 0
     var chunk = 0
     while offset < stream.count {
         let length = min(stream.count - offset, lengths.isEmpty ? stream.count : max(1, lengths[chunk % lengths.count]))
         chunk += 1
-        let reply = stream[offset..<(offset + length)].withUnsafeBytes { mode == .line ? framer.receive($0) : stream.receive($0) }
+        let reply = stream[offset..<(offset + length)].withUnsafeBytes { mode == .line ? framer.receive($0) : streamEcho.receive($0) }
         guard case .echo(let newlyReleased) = reply else { preconditionFailure("echo applications only echo") }
         offset += length
         released += newlyReleased
@@ -42,7 +42,7 @@ public func fuzzLineEcho(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(released == modelReleased, "framer released \(released), model \(modelReleased)")
         }
     }
-    guard case .echo(let rest) = mode == .line ? framer.finish() : stream.finish() else { preconditionFailure("echo applications only echo") }
+    guard case .echo(let rest) = mode == .line ? framer.finish() : streamEcho.finish() else { preconditionFailure("echo applications only echo") }
     released += rest
     precondition(released == stream.count, "at end of stream every byte is released")
     return 0
