@@ -60,6 +60,39 @@ public struct SocketAddress: CustomStringConvertible, Sendable {
         return address
     }
 
+    /// An IPv4 (4 bytes) or IPv6 (16 bytes) address in network order, with a port: for
+    /// addresses that arrive as bytes (a PROXY protocol v2 header). Nil for any other length.
+    package init?(addressBytes bytes: [UInt8], port: UInt16) {
+        self.init()
+        switch bytes.count {
+        case 4:
+            var v4 = sockaddr_in()
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: v4, as: sockaddr_in.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        case 16:
+            var v6 = sockaddr_in6()
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &v6.sin6_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: v6, as: sockaddr_in6.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        default:
+            return nil
+        }
+    }
+
+    /// A numeric IPv4 (`AF_INET`) or IPv6 (`AF_INET6`) literal, never a name: for addresses
+    /// that arrive as text from a peer (a PROXY protocol v1 header), so nothing a client sends
+    /// reaches the resolver. Nil when `text` is not a literal of that family.
+    package static func numeric(_ text: String, family: CInt, port: UInt16) -> SocketAddress? {
+        var bytes = [UInt8](repeating: 0, count: family == AF_INET6 ? 16 : 4)
+        guard family == AF_INET || family == AF_INET6, inet_pton(family, text, &bytes) == 1 else { return nil }
+        return SocketAddress(addressBytes: bytes, port: port)
+    }
+
     /// Calls `body` with the address as the `sockaddr` pointer the socket API wants.
     package func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
         try withUnsafeBytes(of: storage) { raw in

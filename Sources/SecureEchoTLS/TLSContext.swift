@@ -58,6 +58,7 @@ public final class TLSContext: @unchecked Sendable {
             try useCertificate(certificate, in: ctx)
             if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
             configureResumption(options, in: ctx)
+            try useGroups(options.groups, in: ctx)
             callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn)
         } catch {
             SSL_CTX_free(ctx)
@@ -115,6 +116,26 @@ public final class TLSContext: @unchecked Sendable {
             COpenSSL_SSL_OP_IGNORE_UNEXPECTED_EOF() | COpenSSL_SSL_OP_NO_RENEGOTIATION()
             | COpenSSL_SSL_OP_CIPHER_SERVER_PREFERENCE() | COpenSSL_SSL_OP_NO_COMPRESSION())
         applyNonBlockingModes(ctx)
+    }
+
+    /// The key-exchange groups offered, in preference order (TLS 1.3 key shares and TLS 1.2 ECDHE).
+    private static func useGroups(_ list: String, in ctx: OpaquePointer) throws(TLSContextError) {
+        ERR_clear_error()
+        guard COpenSSL_SSL_CTX_set1_groups_list(ctx, list) == 1 else { throw .badGroups(list, .drain("SSL_CTX_set1_groups_list")) }
+    }
+
+    /// Checks a --groups list before anything starts, so a typo is a usage error.
+    public static func validateGroups(_ list: String) throws(TLSContextError) {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw .library(.drain("SSL_CTX_new")) }
+        defer { SSL_CTX_free(ctx) }
+        try useGroups(list, in: ctx)
+    }
+
+    /// "OpenSSL 3.0.19 27 Jan 2026 (built with OpenSSL 3.0.19 27 Jan 2026)".
+    public static var libraryVersion: String {
+        let running = OpenSSL_version(OPENSSL_VERSION).map { String(cString: $0) } ?? "OpenSSL ?"
+        let built = COpenSSL_compiled_version().map { String(cString: $0) } ?? "?"
+        return "\(running) (built with \(built))"
     }
 
     /// Asks for client certificates chaining to `caPath`; `required` refuses clients without one.

@@ -12,6 +12,8 @@ public enum TLSContextError: Error, CustomStringConvertible, Sendable {
     case keyMismatch(certificate: String, key: String)
     /// Context creation or ephemeral certificate generation failed inside OpenSSL.
     case library(OpenSSLError)
+    /// OpenSSL refused the --groups list (an unknown or unsupported group).
+    case badGroups(String, OpenSSLError)
 
     public var description: String {
         switch self {
@@ -25,6 +27,9 @@ public enum TLSContextError: Error, CustomStringConvertible, Sendable {
             return "private key \(key) does not match certificate \(certificate)"
         case .library(let error):
             return "OpenSSL: \(error)"
+        case .badGroups(let list, let error):
+            let reasons = error.reasons.joined(separator: "; ")
+            return "--groups '\(list)' is not a list of groups OpenSSL supports" + (reasons.isEmpty ? "" : ": \(reasons)")
         }
     }
 }

@@ -35,6 +35,10 @@ public struct TLSServerOptions: Sendable, Equatable {
     public var keylogPath: String?
     /// Protocols offered through ALPN, in the server's order of preference; empty ignores ALPN.
     public var alpn: [String] = []
+    /// Key-exchange groups, in OpenSSL's list syntax and the server's order of preference:
+    /// Mozilla's intermediate profile by default.
+    public var groups = TLSServerOptions.defaultGroups
+    public static let defaultGroups = "X25519:P-256:P-384"
 
     public init(certificate: CertificateSource = .ephemeral) {
         certificates = [certificate]

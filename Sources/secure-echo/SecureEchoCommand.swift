@@ -20,7 +20,8 @@ struct SecureEchoCommand: ParsableCommand {
             so \\r\\n too) once it is complete; stream mode echoes bytes as they arrive. Once every \
             listener is bound, one line goes to stdout: ready tls=HOST:PORT plain=HOST:PORT. \
             Logs go to stderr. Exit codes: 64 for bad usage, 1 for runtime failures.
-            """
+            """,
+        version: "secure-echo \(EchoServer.version), \(TLSContext.libraryVersion)"
     )
 
     @Option(help: ArgumentHelp("Address to listen on (IPv4 or IPv6 literal, or a host name); repeatable. (default: 127.0.0.1)",
@@ -85,11 +86,21 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Append NSS key-log lines (TLS secrets, for Wireshark) to this file; also read from SSLKEYLOGFILE.")
     var keylog: String?
 
+    @Option(help: "Key-exchange groups in OpenSSL's list syntax, in order of preference.")
+    var groups = TLSServerOptions.defaultGroups
+
     @Option(help: "Offer this ALPN protocol (repeatable, in order of preference); a client offering none of them is refused.")
     var alpn: [String] = []
 
+    @Option(help: ArgumentHelp("Require a PROXY protocol header on every connection: v1, v2 or both (default: none).",
+                               discussion: "For a server behind HAProxy, nginx stream or a cloud load balancer: the header is read before the TLS handshake, and the client it names is the peer in logs. A connection without a valid header is closed."))
+    var proxyProtocol: ProxyProtocol?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format on stderr: text (key=value) or json (one object per line).")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         do {
@@ -119,6 +130,7 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.tls.resumption = !noResumption
         configuration.tls.keylogPath = keylog ?? getenv("SSLKEYLOGFILE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         configuration.tls.alpn = alpn
+        configuration.tls.groups = groups
         configuration.mode = mode
         configuration.maxLine = maxLine
         configuration.poller = poller
@@ -127,6 +139,7 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.maxConnections = maxConnections
         if let threads { configuration.threads = threads }
         configuration.shutdownGrace = shutdownGrace
+        configuration.proxyProtocol = proxyProtocol
         return configuration
     }
 
@@ -134,9 +147,9 @@ struct SecureEchoCommand: ParsableCommand {
         // Before any thread exists (the log writer's is the first), so every thread inherits it.
         Signals.routeToServer()
         Signals.ignoreBrokenPipe()
-        let level = logLevel
+        let level = logLevel, format = logFormat
         let writer = try LogWriter()
-        LoggingSystem.bootstrap { _ in EventLogHandler(writer: writer, level: level) }
+        LoggingSystem.bootstrap { _ in EventLogHandler(writer: writer, level: level, format: format) }
         defer { writer.flush() }
         let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"))
         writer.flush()  // what startup logged (the fingerprint, warnings) comes before the ready line
@@ -147,6 +160,8 @@ struct SecureEchoCommand: ParsableCommand {
 }
 
 extension EchoMode: ExpressibleByArgument {}
+extension ProxyProtocol: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
 extension PollerKind: ExpressibleByArgument {}
 extension ClientAuth: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

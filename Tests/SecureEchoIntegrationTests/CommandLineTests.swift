@@ -13,11 +13,30 @@ struct CommandLineTests {
         ["--no-tls", "--no-plain"],
         ["--idle-timeout", "-1"],
         ["--no-such-flag"],
+        ["--groups", "X25519:NoSuchGroup"],
+        ["--proxy-protocol", "v3"],
+        ["--log-format", "xml"],
     ])
     func badUsage(arguments: [String]) throws {
         let result = try runCommand(secureEchoBinary(), arguments)
         #expect(result.status == 64)
         #expect(result.stderr.contains("Usage:") || result.stderr.contains("Error:"))
+    }
+
+    @Test("--version names secure-echo's version and the OpenSSL it runs with and was built with")
+    func version() throws {
+        let result = try runCommand(secureEchoBinary(), ["--version"])
+        #expect(result.status == 0)
+        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.hasPrefix("secure-echo 0."), "\(line)")
+        #expect(line.contains(", OpenSSL 3.") && line.contains("(built with OpenSSL 3."), "\(line)")
+    }
+
+    @Test("an unknown --groups entry is named in the usage error")
+    func badGroups() throws {
+        let result = try runCommand(secureEchoBinary(), ["--groups", "X25519:NoSuchGroup"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--groups 'X25519:NoSuchGroup'"), "\(result.stderr)")
     }
 
     @Test("a missing certificate exits 1 naming the file")

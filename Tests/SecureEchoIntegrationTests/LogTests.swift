@@ -47,6 +47,27 @@ struct LogTests {
         }
     }
 
+    @Test("--log-format json: one object per line, with the connection's fields typed")
+    func jsonLogs() throws {
+        let server = try ServerProcess(["--log-format", "json"])
+        let client = try TestClient(port: server.tlsPort, tls: true)
+        #expect(try client.echo("json\n") == "json\n")
+        client.close()
+        #expect(server.waitForLog("\"event\":\"closed\""))
+        let objects = try server.log.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        }
+        let closed = try #require(objects.first { $0["event"] as? String == "closed" })
+        #expect(closed["peer"] as? String == "127.0.0.1:\(client.localPort)")
+        #expect(closed["transport"] as? String == "tls")
+        #expect(closed["tls_version"] as? String == "TLSv1.3")
+        #expect(closed["bytes_in"] as? Int == 5 && closed["bytes_out"] as? Int == 5)
+        #expect(closed["resumed"] as? Bool == false)
+        #expect(closed["reason"] as? String == "eof")
+        #expect(closed["duration_ms"] is Int && closed["time"] is String && closed["level"] as? String == "info")
+        #expect(objects.contains { $0["event"] as? String == "serving" && $0["message"] is String })
+    }
+
     @Test("every thread of the server blocks SIGTERM, SIGINT and SIGHUP")
     func signalsBlockedEverywhere() throws {
         let server = try ServerProcess(["--threads", "3"])

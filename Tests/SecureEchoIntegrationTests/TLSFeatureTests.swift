@@ -192,3 +192,31 @@ struct KeyLogAndALPNTests {
         #expect(try without.echo("no alpn\n") == "no alpn\n")
     }
 }
+
+@Suite("Key-exchange groups")
+struct GroupTests {
+    /// TLS 1.3: the group is the key share alone. (Under TLS 1.2 a client's groups also say
+    /// which curves it accepts for ECDSA certificates, so a P-256 certificate needs P-256 there.)
+    @Test("the default groups are Mozilla's intermediate set: X25519, P-256 and P-384 negotiate, X448 and P-521 do not",
+          arguments: [("X25519", true), ("P-256", true), ("P-384", true), ("X448", false), ("P-521", false)])
+    func defaults(group: String, accepted: Bool) throws {
+        let server = try ServerProcess([])
+        let output = try sClient(port: server.tlsPort, ["-groups", group, "-tls1_3", "-quiet"], input: "g\n",
+                                 until: accepted ? "g\n" : "alert")
+        if accepted {
+            #expect(output.hasSuffix("g\n"), "\(group): \(output)")
+        } else {
+            #expect(!output.hasSuffix("g\n") && output.contains("alert handshake failure"), "\(group): \(output)")
+        }
+        // TLS 1.2 ECDHE over X25519, with the certificate's curve offered too.
+        #expect(try sClient(port: server.tlsPort, ["-groups", "X25519:P-256", "-tls1_2", "-quiet"], input: "g\n", until: "g\n")
+                .hasSuffix("g\n"))
+    }
+
+    @Test("--groups replaces the list")
+    func custom() throws {
+        let server = try ServerProcess(["--groups", "P-521"])
+        #expect(try sClient(port: server.tlsPort, ["-groups", "P-521", "-tls1_3", "-quiet"], input: "g\n", until: "g\n").hasSuffix("g\n"))
+        #expect(!(try sClient(port: server.tlsPort, ["-groups", "X25519", "-tls1_3", "-quiet"], input: "g\n", until: "alert")).hasSuffix("g\n"))
+    }
+}

@@ -15,10 +15,14 @@ struct TestTimeout: Error, CustomStringConvertible {
 final class TestClient {
     private let transport: any Transport
     private(set) var sawEndOfStream = false
+    /// The client side's own port, as a proxy in front would report it.
+    let localPort: UInt16
     var descriptor: CInt { transport.descriptor }
 
     /// Connects and, for TLS, completes the handshake.
-    init(port: UInt16, tls: Bool, host: String = "127.0.0.1", maxVersion: TLSVersion? = nil, timeout: Double = 10) throws {
+    /// `preamble` is written before the TLS handshake (a PROXY protocol header).
+    init(port: UInt16, tls: Bool, host: String = "127.0.0.1", maxVersion: TLSVersion? = nil, timeout: Double = 10,
+         preamble: [UInt8] = []) throws {
         // Tests run in parallel and some hold hundreds of clients: lift the usual 1024 soft limit.
         try? ResourceLimits.ensureOpenFiles(16384, for: 16384)
         Signals.ignoreBrokenPipe()  // a pipe to a child that has exited must not kill the test run
@@ -30,6 +34,15 @@ final class TestClient {
         var length = socklen_t(MemoryLayout<CInt>.size)
         getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
         if error != 0 { throw SystemCallError(call: "connect \(address)", errno: error) }
+        localPort = try socket.localAddress().port
+        var written = 0
+        while written < preamble.count {
+            guard case .done(let n) = try preamble.withUnsafeBytes({ try socket.write(UnsafeRawBufferPointer(rebasing: $0[written...])) }) else {
+                try Self.waitFor(fd: socket.descriptor, events: Int16(POLLOUT), until: deadline, what: "preamble")
+                continue
+            }
+            written += n
+        }
         // The server's own transports, client side: the same code the load generator uses.
         transport = tls
             ? try TLSTransport(socket: socket, context: try TLSContext.client(maxVersion: maxVersion), serverName: "localhost")

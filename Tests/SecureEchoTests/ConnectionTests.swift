@@ -113,9 +113,8 @@ private struct HeaderLine: Preamble {
     var client: String?
     var progress: String { "waiting for the PEER line" }
 
-    mutating func advance(_ transport: any Transport) throws(TransportError) -> Step {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
-        defer { buffer.deallocate() }
+    mutating func advance(_ transport: any Transport, scratch: UnsafeMutableRawBufferPointer) throws(TransportError) -> Step {
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: scratch[..<64])
         switch try transport.readBeforeHandshake(into: buffer, peek: true) {
         case .wouldBlock(let interest): return .wouldBlock(interest)
         case .endOfStream: throw TransportError(.reset, "ended before the PEER line")

@@ -24,6 +24,19 @@ struct LogLineTests {
         #expect(!line.contains("\n"))
     }
 
+    @Test("JSON: one object, numbers and booleans typed, the same escaping guarantees")
+    func json() throws {
+        let line = LogLine.renderJSON(time: "T", level: .info, message: "closed", metadata: [
+            "event": "closed", "peer": "127.0.0.1:1", "bytes_in": "12", "resumed": "yes", "sni": "a\"b\n\u{1}",
+            "reason": "eof",
+        ])
+        #expect(line == #"{"time":"T","level":"info","event":"closed","peer":"127.0.0.1:1","sni":"a\"b\n\u0001","resumed":true,"bytes_in":12,"reason":"eof"}"#)
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(object?["sni"] as? String == "a\"b\n\u{1}")
+        let sentence = LogLine.renderJSON(time: "T", level: .notice, message: "SIGHUP: reloaded", metadata: ["event": "reload"])
+        #expect(sentence == #"{"time":"T","level":"notice","event":"reload","message":"SIGHUP: reloaded"}"#)
+    }
+
     @Test("empty values and values with '=' are quoted")
     func quoting() {
         #expect(LogLine.escaped("", quoting: true) == "\"\"")

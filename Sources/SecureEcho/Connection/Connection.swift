@@ -50,6 +50,8 @@ final class Connection: EventHandler {
     let transport: any Transport
     let policy: ConnectionPolicy
     private(set) var peer: String
+    /// The socket's own peer, when a preamble named the client behind it (a PROXY header).
+    private var proxy: String?
     let fd: CInt
     private(set) var token: UInt32 = 0
     var state: State = .handshaking
@@ -142,19 +144,23 @@ final class Connection: EventHandler {
                 close(reason: closeReason)
             }
         } catch {
-            close(reason: error.description + handshakeProgress)
+            // A rejected preamble says what it got; a failed handshake also says how far it got.
+            close(reason: error.description + (error.kind == .preambleRejected ? "" : handshakeProgress))
         }
     }
 
     /// Runs the preamble, if any is left; returns what it waits for, or nil once it is done.
     private func readPreamble() throws(TransportError) -> Interest? {
         guard var stage = preamble else { return nil }
-        switch try stage.advance(transport) {
+        switch try stage.advance(transport, scratch: loop.readBuffer) {
         case .wouldBlock(let interest):
             preamble = stage
             return interest
         case .done:
-            if let client = stage.client { peer = client }
+            if let client = stage.client {
+                proxy = peer
+                peer = client
+            }
             preamble = nil
             return nil
         }
@@ -266,6 +272,7 @@ final class Connection: EventHandler {
             "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)",
             "duration_ms": "\((MonotonicClock.now() - openedAt) / 1_000_000)", "reason": "\(reason)",
         ]
+        if let proxy { fields["proxy"] = "\(proxy)" }
         if let session {
             fields["tls_version"] = "\(session.version)"
             fields["cipher"] = "\(session.cipher)"

@@ -10,7 +10,8 @@ import SecureEchoSystem
 protocol Preamble {
     /// Reads what has arrived. `.done` once complete; `.wouldBlock` to wait for more; throws
     /// to close the connection with the error as its reason.
-    mutating func advance(_ transport: any Transport) throws(TransportError) -> Step
+    /// `scratch` is the loop's read buffer, free to use during the call.
+    mutating func advance(_ transport: any Transport, scratch: UnsafeMutableRawBufferPointer) throws(TransportError) -> Step
     /// The client the preamble names (PROXY's source address), which then replaces the
     /// socket's peer wherever the connection names its peer.
     var client: String? { get }

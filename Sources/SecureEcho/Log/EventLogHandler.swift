@@ -6,14 +6,24 @@ import SecureEchoSystem
 import Glibc
 #endif
 
+/// How each event is written.
+public enum LogFormat: String, CaseIterable, Sendable {
+    /// `TIME LEVEL EVENT key=value ...`
+    case text
+    /// One JSON object per line.
+    case json
+}
+
 public struct EventLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     private let writer: LogWriter
+    private let format: LogFormat
 
-    public init(writer: LogWriter, level: Logger.Level) {
+    public init(writer: LogWriter, level: Logger.Level, format: LogFormat = .text) {
         self.writer = writer
         self.logLevel = level
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -25,8 +35,10 @@ public struct EventLogHandler: LogHandler {
         var fields = metadata
         if let explicit = event.metadata { fields.merge(explicit) { $1 } }
         if let error = event.error { fields["error"] = "\(error)" }
-        writer.lines.write(LogLine.render(time: WallClock.timestamp(), level: event.level,
-                                          message: event.message.description, metadata: fields))
+        let time = WallClock.timestamp(), message = event.message.description
+        writer.lines.write(format == .json
+            ? LogLine.renderJSON(time: time, level: event.level, message: message, metadata: fields)
+            : LogLine.render(time: time, level: event.level, message: message, metadata: fields))
     }
 }
 

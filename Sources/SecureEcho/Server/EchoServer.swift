@@ -10,6 +10,9 @@ import Glibc
 #endif
 
 public final class EchoServer {
+    /// This release, for `--version`.
+    public static let version = "0.9.0"
+
     public let configuration: ServerConfiguration
     /// Where the TLS listeners are bound (one per host).
     public private(set) var tlsAddresses: [SocketAddress] = []
@@ -209,6 +212,7 @@ public final class EchoServer {
                                     maxConnections: configuration.maxConnections,
                                     refusalMessage: refusalMessage,
                                     makeTransport: transport,
+                                    makePreamble: configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } },
                                     makeApplication: configuration.mode.makeApplication(maxLine: configuration.maxLine))
         worker.add(listener)
         return listener

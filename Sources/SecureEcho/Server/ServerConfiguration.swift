@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var threads = ServerConfiguration.onlineProcessors
     /// Seconds a SIGTERM/SIGINT shutdown may take before remaining connections are cut.
     public var shutdownGrace = 5.0
+    /// A PROXY protocol header required on every connection (behind HAProxy and the like),
+    /// read before anything else; nil: none is expected, and one would be echoed as data.
+    public var proxyProtocol: ProxyProtocol?
 
     public static var onlineProcessors: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
@@ -63,6 +66,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         for protocolName in tls.alpn where protocolName.utf8.count < 1 || protocolName.utf8.count > 255 {
             throw ConfigurationError("--alpn protocol names must be 1 to 255 bytes, got '\(protocolName)'")
+        }
+        do {
+            try TLSContext.validateGroups(tls.groups)
+        } catch {
+            throw ConfigurationError(error.description)
         }
         if hosts.isEmpty || hosts.contains(where: \.isEmpty) {
             throw ConfigurationError("--host must not be empty")

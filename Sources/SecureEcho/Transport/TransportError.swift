@@ -13,6 +13,8 @@ package struct TransportError: Error, CustomStringConvertible, Sendable {
         case protocolFailure
         /// The peer ended its stream while echo it had sent was still to be written.
         case peerStoppedReading
+        /// What the peer sent before the handshake (a PROXY header) was missing or malformed.
+        case preambleRejected
         /// A system call failed in a way that is not the peer's doing.
         case system
     }
@@ -37,7 +39,7 @@ package struct TransportError: Error, CustomStringConvertible, Sendable {
         case .handshakeFailed: return "tls handshake failed: \(reason)"
         case .protocolFailure: return "tls error: \(reason)"
         case .peerStoppedReading: return "peer ended its stream before its echo was written (\(reason))"
-        case .system: return reason
+        case .preambleRejected, .system: return reason
         }
     }
 }
