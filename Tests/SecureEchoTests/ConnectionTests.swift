@@ -101,7 +101,7 @@ private func makeConnection(_ loop: EventLoop, _ transport: ScriptedTransport,
 
 /// An application that answers instead of echoing: a greeting, "ok" per arrival, "bye" and a close on "quit".
 private struct Greeter: Application {
-    func start(_ session: SessionInfo) -> Reply { .send(Array("hello \(session.peer) via \(session.transport)\n".utf8)) }
+    func start(_ session: SessionInfo) -> Reply { .send(Array("hello \(session.peer) via \(session.transportName)\n".utf8)) }
     func receive(_ fresh: UnsafeRawBufferPointer) -> Reply {
         String(decoding: fresh, as: UTF8.self).contains("quit") ? .send(Array("bye\n".utf8), closeReason: "quit") : .send(Array("ok\n".utf8))
     }

@@ -79,11 +79,15 @@ struct LineEchoTests {
     }
 
     @Test("the reply to an arrival is the releasable count as echo")
-    func receiveReplies() {
+    func receiveReplies() throws {
         var framer = LineEcho(maxLine: 1024)
         let reply = Array("a\nb".utf8).withUnsafeBytes { framer.receive($0) }
         #expect(reply == .echo(2))
-        #expect(framer.start(SessionInfo(peer: "p", transport: "plain", tls: nil)) == .echo(0))
+        let (socket, peer) = try Socket.makePair()
+        defer { peer.close() }
+        let transport = PlainTransport(socket: socket)
+        defer { transport.close() }
+        #expect(framer.start(SessionInfo(peer: "p", transport: transport)) == .echo(0))
     }
 
     @Test("stream echo releases every byte at once and holds nothing")

@@ -36,10 +36,11 @@ enum Reply: Equatable {
 /// Who the peer is and what the transport settled on, for applications that answer with it.
 struct SessionInfo {
     let peer: String
+    let transport: any Transport
     /// "tls" or "plain".
-    let transport: String
-    /// What the TLS handshake settled; nil for plain TCP.
-    let tls: NegotiatedSession?
+    var transportName: String { transport.name }
+    /// What the TLS handshake settled (read from the session on each use); nil for plain TCP.
+    var tls: NegotiatedSession? { transport.session }
 }
 
 /// Makes each new connection's application.

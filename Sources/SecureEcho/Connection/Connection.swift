@@ -58,8 +58,9 @@ final class Connection: EventHandler {
     private var preamble: (any Preamble)?
     var application: any Application
     var output = OutputBuffer()
-    /// What the TLS handshake settled, once it has completed.
-    private var session: NegotiatedSession?
+    /// The handshake completed (what it settled is read from the transport when the close is
+    /// logged, so an idle connection keeps no copy of it).
+    private var handshaken = false
     var closeReason = "eof"
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
     var peerEnded = false
@@ -125,8 +126,8 @@ final class Connection: EventHandler {
                 case .done:
                     state = .echoing
                     lastActivity = loop.now
-                    session = transport.session
-                    queue(application.start(SessionInfo(peer: peer, transport: transport.name, tls: session)))
+                    handshaken = true
+                    queue(application.start(SessionInfo(peer: peer, transport: transport)))
                 }
             }
             if state == .echoing || state == .flushing {
@@ -259,14 +260,17 @@ final class Connection: EventHandler {
         state = .closed
         loop.deregister(fd: fd, token: token)
         loop.connectionClosed()
+        // Read before the transport lets go of its session, and only when it will be logged.
+        let logged = loop.logger.logLevel <= .info
+        let session = logged && handshaken ? transport.session : nil
         transport.close()
         output.reset()
         onClose?()
-        loop.logger.info("closed", metadata: closedEvent(reason: reason))
+        if logged { loop.logger.info("closed", metadata: closedEvent(reason: reason, session: session)) }
     }
 
     /// The fields of the one line that sums up a connection.
-    private func closedEvent(reason: String) -> Logger.Metadata {
+    private func closedEvent(reason: String, session: NegotiatedSession?) -> Logger.Metadata {
         var fields: Logger.Metadata = [
             "event": "closed", "peer": "\(peer)", "transport": "\(transport.name)",
             "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)",
