@@ -1,3 +1,6 @@
+import Glibc
+import Logging
+import Synchronization
 import Testing
 @testable import SecureEcho
 @testable import SecureEchoLoop
@@ -50,5 +53,32 @@ struct ServerConfigurationTests {
         configuration = ServerConfiguration()
         configuration.handshakeTimeout = value
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+}
+
+@Suite("Embedding the server")
+struct EmbeddingTests {
+    @Test("a host process that has not blocked the server's signals gets an error naming the fix, not a SIGTERM that kills it")
+    func signalsNotRouted() throws {
+        // On a thread that does not block them (the test runner's own threads may).
+        let outcome = Mutex<String>("not run")
+        let thread = try LoopThread {
+            var set = sigset_t()
+            sigemptyset(&set)
+            for signal in Signals.serverSignals { sigaddset(&set, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            var configuration = ServerConfiguration()
+            configuration.tlsPort = 0
+            configuration.plainPort = 0
+            configuration.threads = 1
+            do {
+                _ = try EchoServer(configuration: configuration, logger: Logger(label: "test"))
+                outcome.withLock { $0 = "started" }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        thread.join()
+        #expect(outcome.withLock { $0 } == SignalsNotRouted().description)
     }
 }
