@@ -96,6 +96,13 @@ struct SecureEchoCommand: ParsableCommand {
                                discussion: "For a server behind HAProxy, nginx stream or a cloud load balancer: the header is read before the TLS handshake, and the client it names is the peer in logs. A connection without a valid header is closed."))
     var proxyProtocol: ProxyProtocol?
 
+    @Option(help: ArgumentHelp("Serve GET /metrics (Prometheus) and GET / (a status page) on this port; 0 lets the OS choose (default: off).",
+                               discussion: "Served by the same event loops; the ready line gains metrics=HOST:PORT."))
+    var metricsPort: UInt16?
+
+    @Option(help: "Address the metrics port listens on.")
+    var metricsHost = "127.0.0.1"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -140,6 +147,8 @@ struct SecureEchoCommand: ParsableCommand {
         if let threads { configuration.threads = threads }
         configuration.shutdownGrace = shutdownGrace
         configuration.proxyProtocol = proxyProtocol
+        configuration.metricsPort = metricsPort
+        configuration.metricsHost = metricsHost
         return configuration
     }
 
@@ -151,7 +160,8 @@ struct SecureEchoCommand: ParsableCommand {
         let writer = try LogWriter()
         LoggingSystem.bootstrap { _ in EventLogHandler(writer: writer, level: level, format: format) }
         defer { writer.flush() }
-        let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"))
+        let server = try EchoServer(configuration: makeConfiguration(), logger: Logger(label: "secure-echo"),
+                                    logLinesDropped: { writer.droppedLines })
         writer.flush()  // what startup logged (the fingerprint, warnings) comes before the ready line
         print(server.readyLine)
         fflush(nil)

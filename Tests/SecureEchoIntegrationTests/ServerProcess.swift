@@ -20,6 +20,7 @@ final class ServerProcess {
     let logURL: URL
     private(set) var tlsPort: UInt16 = 0
     private(set) var plainPort: UInt16 = 0
+    private(set) var metricsPort: UInt16 = 0
     private(set) var readyLine = ""
 
     /// Starts `secure-echo` on OS-chosen ports with `arguments` added, and waits for its ready line.
@@ -35,6 +36,7 @@ final class ServerProcess {
             guard parts.count == 2, let port = parts[1].split(separator: ":").last.flatMap({ UInt16($0) }) else { continue }
             if parts[0] == "tls" { tlsPort = port }
             if parts[0] == "plain" { plainPort = port }
+            if parts[0] == "metrics" { metricsPort = port }
         }
     }
 

@@ -57,6 +57,7 @@ extension Connection {
             }
             if filled > carried {
                 bytesIn += filled - carried
+                traffic.bytesIn.add(filled - carried)
                 // One read of the loop's clock: each access to another module's stored
                 // property is a dynamic exclusivity check.
                 let now = loop.now
@@ -86,7 +87,9 @@ extension Connection {
     func drain() throws(TransportError) -> Interest? {
         for _ in 0..<Self.readBudget {
             switch try transport.read(into: loop.readBuffer) {
-            case .bytes(let count): bytesIn += count
+            case .bytes(let count):
+                bytesIn += count
+                traffic.bytesIn.add(count)
             case .wouldBlock(let interest): return interest
             case .endOfStream: return nil
             }
@@ -118,6 +121,7 @@ extension Connection {
             case .bytes(let count):
                 sent += count
                 bytesOut += count
+                traffic.bytesOut.add(count)
             case .wouldBlock(let interest):
                 blocked = interest
             case .endOfStream:
@@ -150,6 +154,7 @@ extension Connection {
             case .bytes(let count):
                 output.consume(count)
                 bytesOut += count
+                traffic.bytesOut.add(count)
                 lastActivity = loop.now
             case .wouldBlock(let interest):
                 return interest

@@ -75,10 +75,16 @@ final class Connection: EventHandler {
     private var hardDeadline: UInt64?
     /// Called once when the connection closes (the server gives back its connection slot).
     private let onClose: (() -> Void)?
+    /// The loop's counters for /metrics, and this connection's transport among them.
+    let counters: LoopCounters
+    let traffic: TransportCounters
 
     init(loop: EventLoop, transport: any Transport, peer: String, policy: ConnectionPolicy,
-         application: any Application, preamble: (any Preamble)? = nil, onClose: (() -> Void)? = nil) {
+         application: any Application, preamble: (any Preamble)? = nil,
+         counters: LoopCounters = LoopCounters(), traffic: TransportCounters? = nil, onClose: (() -> Void)? = nil) {
         self.loop = loop
+        self.counters = counters
+        self.traffic = traffic ?? counters.transport(transport.name)
         self.onClose = onClose
         self.transport = transport
         self.policy = policy
@@ -103,6 +109,7 @@ final class Connection: EventHandler {
             return
         }
         loop.connectionOpened()
+        traffic.accepted.add()
         loop.logger.info("accepted", metadata: ["event": "accepted", "peer": "\(peer)", "transport": "\(transport.name)", "loop": "\(loop.id)"])
         handle([])
         // One heap entry per connection at a time, at the earlier of the deadlines that
@@ -127,6 +134,7 @@ final class Connection: EventHandler {
                     state = .echoing
                     lastActivity = loop.now
                     handshaken = true
+                    countHandshake()
                     queue(application.start(SessionInfo(peer: peer, transport: transport)))
                 }
             }
@@ -146,7 +154,8 @@ final class Connection: EventHandler {
             }
         } catch {
             // A rejected preamble says what it got; a failed handshake also says how far it got.
-            close(reason: error.description + (error.kind == .preambleRejected ? "" : handshakeProgress))
+            close(reason: error.description + (error.kind == .preambleRejected ? "" : handshakeProgress),
+                  failure: Self.failure(error.kind))
         }
     }
 
@@ -191,15 +200,18 @@ final class Connection: EventHandler {
             guard now >= handshakeUntil else {
                 return loop.schedule(deadline: handshakeUntil, fd: fd, token: token)
             }
-            return close(reason: "handshake timeout" + handshakeProgress)
+            counters.timedOut(.handshake)
+            return close(reason: "handshake timeout" + handshakeProgress, failure: .timeout)
         }
         // Activity only records a time; the heap entry is moved here, once per timeout at most.
         let idleUntil = lastActivity + policy.idleTimeout
         if now < idleUntil {
             loop.schedule(deadline: idleUntil, fd: fd, token: token)
         } else if state == .echoing {
+            counters.timedOut(.idle)
             beginClosing(reason: "idle timeout")
         } else {
+            counters.timedOut(.idle)
             close(reason: "idle timeout")  // stuck flushing to a peer that never reads
         }
     }
@@ -255,8 +267,14 @@ final class Connection: EventHandler {
         }
     }
 
-    private func close(reason: String) {
+    /// `failure` is counted when the connection closes before its handshake completed.
+    private func close(reason: String, failure: HandshakeFailure = .shutdown) {
         guard state != .closed else { return }
+        if state == .handshaking {
+            counters.handshakeFailed(failure)
+            if failure == .proxyHeader { counters.proxyRejected.add() }
+        }
+        traffic.closed.add()
         state = .closed
         loop.deregister(fd: fd, token: token)
         loop.connectionClosed()
@@ -267,6 +285,23 @@ final class Connection: EventHandler {
         output.reset()
         onClose?()
         if logged { loop.logger.info("closed", metadata: closedEvent(reason: reason, session: session)) }
+    }
+
+    /// A completed TLS handshake, for /metrics (plain TCP has none to count).
+    private func countHandshake() {
+        guard let session = transport.session else { return }
+        counters.handshakeCompleted(version: session.version, cipher: session.cipher, resumed: session.resumed,
+                                    seconds: Double(loop.now - openedAt) / 1e9)
+    }
+
+    private static func failure(_ kind: TransportError.Kind) -> HandshakeFailure {
+        switch kind {
+        case .handshakeFailed, .protocolFailure: .tls
+        case .reset: .reset
+        case .preambleRejected: .proxyHeader
+        case .peerStoppedReading: .eof
+        case .system: .system
+        }
     }
 
     /// The fields of the one line that sums up a connection.

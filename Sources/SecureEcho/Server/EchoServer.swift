@@ -21,10 +21,13 @@ public final class EchoServer {
     /// SHA-256 fingerprint of the served certificate (TLS only).
     public private(set) var fingerprint: String?
 
-    private let logger: Logger
-    private let shared = SharedServerState()
+    /// Where the metrics and status page listen (one address), when --metrics-port is given.
+    public private(set) var metricsAddresses: [SocketAddress] = []
+
+    let logger: Logger
+    let shared = SharedServerState()
     /// Worker 0 runs on the thread that calls `run()` and handles signals; the others get threads.
-    private var workers: [LoopWorker] = []
+    var workers: [LoopWorker] = []
     private var wakeups: [EventFD] = []
     private var signalWatcher: SignalWatcher?
     private var shutdownStartedAt: UInt64 = 0
@@ -35,7 +38,8 @@ public final class EchoServer {
 
     /// Loads the certificate and binds every listener; throws, naming the file or
     /// host:port at fault, before anything is served.
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// `logLinesDropped` is reported on /metrics (the log writer belongs to the program).
+    public init(configuration: ServerConfiguration, logger: Logger, logLinesDropped: @escaping @Sendable () -> Int = { 0 }) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
@@ -59,11 +63,14 @@ public final class EchoServer {
             fingerprint = context.fingerprint
             shared.currentTLSContext = context
             let shared = self.shared
-            tlsAddresses = try listenOnEveryHost(port: port, name: "tls", policy: policy) { socket in
+            let echo = configuration.mode.makeApplication(maxLine: configuration.maxLine)
+            let preamble = configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } as PreambleFactory }
+            tlsAddresses = try listenOnEveryHost(port: port, hosts: configuration.hosts, Service(
+                name: "tls", traffic: \.tls, policy: policy, preamble: preamble, application: echo) { socket in
                 // Set before the first listener opens and only ever replaced, never cleared.
                 guard let context = shared.currentTLSContext else { preconditionFailure("TLS listener without a TLS context") }
                 return try TLSTransport(socket: socket, context: context)
-            }
+            })
             if configuration.tls.keylogPath != nil {
                 logger.warning("KEY LOGGING IS ON: TLS secrets are being written to \(configuration.tls.keylogPath ?? ""); anyone with that file can decrypt captured traffic", metadata: ["event": "keylog_on"])
             }
@@ -73,17 +80,30 @@ public final class EchoServer {
         }
         if let port = configuration.plainPort {
             // Plain TCP can tell a refused client why; TLS cannot before a handshake.
-            plainAddresses = try listenOnEveryHost(port: port, name: "plain", policy: policy,
-                                                   refusalMessage: Array("ERROR server busy\r\n".utf8)) { socket in
+            plainAddresses = try listenOnEveryHost(port: port, hosts: configuration.hosts, Service(
+                name: "plain", traffic: \.plain, policy: policy, refusalMessage: Array("ERROR server busy\r\n".utf8),
+                preamble: configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } },
+                application: configuration.mode.makeApplication(maxLine: configuration.maxLine)) { socket in
                 PlainTransport(socket: socket)
-            }
+            })
+        }
+        if let port = configuration.metricsPort {
+            let status = StatusSource(loops: workers.map(\.counters), logLinesDropped: logLinesDropped,
+                                      page: StatusPage(tls: tlsAddresses, plain: plainAddresses, fingerprint: fingerprint))
+            // A request must be whole within the handshake timeout: a slow one is cut off.
+            let requestPolicy = ConnectionPolicy(handshakeTimeout: policy.handshakeTimeout, idleTimeout: policy.handshakeTimeout)
+            metricsAddresses = try listenOnEveryHost(port: port, hosts: [configuration.metricsHost], Service(
+                name: "metrics", traffic: \.http, policy: requestPolicy, application: { HTTPResponder(status: status) }) { socket in
+                PlainTransport(socket: socket)
+            })
         }
     }
 
     /// `ready tls=127.0.0.1:8443 plain=127.0.0.1:8000`: a disabled listener omitted, one
     /// field per address when several hosts are served.
     public var readyLine: String {
-        (["ready"] + tlsAddresses.map { "tls=\($0)" } + plainAddresses.map { "plain=\($0)" }).joined(separator: " ")
+        (["ready"] + tlsAddresses.map { "tls=\($0)" } + plainAddresses.map { "plain=\($0)" }
+            + metricsAddresses.map { "metrics=\($0)" }).joined(separator: " ")
     }
 
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
@@ -170,52 +190,6 @@ public final class EchoServer {
         } catch {
             logger.error("SIGHUP: reload failed, keeping the current certificates: \(error)", metadata: ["event": "reload_failed"])
         }
-    }
-
-    // MARK: - Listeners
-
-    /// For each host, one listener per loop, all on the same port (the OS's choice for the
-    /// first when 0). With several loops the sockets share the port through SO_REUSEPORT.
-    private func listenOnEveryHost(port: UInt16, name: String, policy: ConnectionPolicy, refusalMessage: [UInt8]? = nil,
-                                   transport: @escaping Listener.TransportFactory) throws -> [SocketAddress] {
-        var port = port
-        var addresses: [SocketAddress] = []
-        for host in configuration.hosts {
-            var bound: SocketAddress?
-            for worker in workers {
-                let listener = try listen(host: host, port: port, name: name, policy: policy, on: worker,
-                                          refusalMessage: refusalMessage, transport: transport)
-                if port == 0 { port = listener.address.port }
-                bound = bound ?? listener.address
-            }
-            if let bound { addresses.append(bound) }
-        }
-        return addresses
-    }
-
-    private func listen(host: String, port: UInt16, name: String, policy: ConnectionPolicy, on worker: LoopWorker,
-                        refusalMessage: [UInt8]?, transport: @escaping Listener.TransportFactory) throws -> Listener {
-        let address = try SocketAddress.resolve(host: host, port: port)
-        // `::` as the only host serves IPv4 too; next to other hosts it is IPv6 only.
-        let dualStack = configuration.hosts.count == 1 && address.isIPv6Wildcard
-        let reusePort = configuration.threads > 1
-        let socket: Socket
-        do {
-            if reusePort && port != 0 && worker === workers.first {
-                try Socket.checkAvailable(address, dualStack: dualStack)
-            }
-            socket = try Socket.listen(on: address, dualStack: dualStack, reusePort: reusePort)
-        } catch {
-            throw ListenError(address: address, name: name, cause: error)
-        }
-        let listener = try Listener(loop: worker.loop, shared: shared, socket: socket, name: name, policy: policy,
-                                    maxConnections: configuration.maxConnections,
-                                    refusalMessage: refusalMessage,
-                                    makeTransport: transport,
-                                    makePreamble: configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } },
-                                    makeApplication: configuration.mode.makeApplication(maxLine: configuration.maxLine))
-        worker.add(listener)
-        return listener
     }
 }
 

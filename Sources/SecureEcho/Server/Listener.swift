@@ -21,6 +21,9 @@ final class Listener: EventHandler {
     private let policy: ConnectionPolicy
     private let makeApplication: ApplicationFactory
     private let makePreamble: PreambleFactory?
+    private let counters: LoopCounters
+    /// The transport counters its connections add to ("tls", "plain", or "http" for the metrics port).
+    private let traffic: TransportCounters
     private let shared: SharedServerState
     private var token: UInt32 = 0
     /// A descriptor held in reserve: when the process runs out, it is freed for a moment to
@@ -40,7 +43,10 @@ final class Listener: EventHandler {
 
     init(loop: EventLoop, shared: SharedServerState, socket: Socket, name: String, policy: ConnectionPolicy, maxConnections: Int,
          refusalMessage: [UInt8]? = nil, makeTransport: @escaping TransportFactory,
-         makePreamble: PreambleFactory? = nil, makeApplication: @escaping ApplicationFactory) throws(SystemCallError) {
+         makePreamble: PreambleFactory? = nil, makeApplication: @escaping ApplicationFactory,
+         counters: LoopCounters, traffic: TransportCounters) throws(SystemCallError) {
+        self.counters = counters
+        self.traffic = traffic
         self.loop = loop
         self.shared = shared
         self.maxConnections = maxConnections
@@ -101,7 +107,7 @@ final class Listener: EventHandler {
         // From here the connection owns its slot and gives it back when it closes.
         let connection = Connection(loop: loop, transport: transport, peer: peer.description, policy: policy,
                                     application: makeApplication(), preamble: makePreamble?(),
-                                    onClose: { [shared] in shared.releaseConnection() })
+                                    counters: counters, traffic: traffic, onClose: { [shared] in shared.releaseConnection() })
         connection.start()
     }
 
@@ -112,6 +118,7 @@ final class Listener: EventHandler {
             _ = try? refusalMessage.withUnsafeBytes { try client.write($0) }
         }
         client.close()
+        counters.refused.add()
         refusedSinceLog += 1
         if loop.now - lastBusyLog >= 1_000_000_000 || lastBusyLog == 0 {
             loop.logger.warning("refused", metadata: [

@@ -10,6 +10,8 @@ import Synchronization
 final class LoopWorker {
     let loop: EventLoop
     let shared: SharedServerState
+    /// What this loop counts for /metrics; only this loop's thread writes it.
+    let counters = LoopCounters()
     private(set) var listeners: [Listener] = []
     /// Wakes this loop from any thread; it then checks the shared shutdown requests.
     let wakeup: EventFD
@@ -72,6 +74,7 @@ final class LoopWorker {
         for case let connection as Connection in loop.handlers {
             // A connection only waiting for its peer to close has delivered everything.
             if !connection.hasFinishedEcho { shared.cutAtGrace.add(1, ordering: .relaxed) }
+            counters.timedOut(.shutdownGrace)
             connection.abort(reason: "shutdown grace expired")
         }
     }

@@ -34,6 +34,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A PROXY protocol header required on every connection (behind HAProxy and the like),
     /// read before anything else; nil: none is expected, and one would be echoed as data.
     public var proxyProtocol: ProxyProtocol?
+    /// Port for GET /metrics (Prometheus) and GET / (status page); 0 lets the OS choose; nil: none.
+    public var metricsPort: UInt16?
+    /// Address the metrics port binds to: local only by default.
+    public var metricsHost = "127.0.0.1"
 
     public static var onlineProcessors: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
@@ -71,6 +75,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             try TLSContext.validateGroups(tls.groups)
         } catch {
             throw ConfigurationError(error.description)
+        }
+        if metricsHost.isEmpty {
+            throw ConfigurationError("--metrics-host must not be empty")
         }
         if hosts.isEmpty || hosts.contains(where: \.isEmpty) {
             throw ConfigurationError("--host must not be empty")

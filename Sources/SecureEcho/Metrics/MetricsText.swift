@@ -1,0 +1,77 @@
+// GET /metrics: every loop's counters summed, in Prometheus's text exposition format (0.0.4).
+
+/// What a scrape reads besides the loops' counters.
+struct ServerGauges {
+    var logLinesDropped: Int
+}
+
+enum MetricsText {
+    static func render(_ loops: [LoopCounters], _ gauges: ServerGauges) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
+        }
+        func sum(_ value: (LoopCounters) -> Int) -> String { String(loops.reduce(0) { $0 + value($1) }) }
+        let transports = ["tls", "plain", "http"]
+        func perTransport(_ value: @escaping (TransportCounters) -> Int) -> [(labels: String, value: String)] {
+            transports.map { name in ("{transport=\"\(name)\"}", sum { value($0.transport(name)) }) }
+        }
+
+        family("secure_echo_connections_accepted_total", "counter", "Connections accepted, by transport (http is the metrics port).",
+               perTransport { $0.accepted.value })
+        family("secure_echo_connections_open", "gauge", "Connections open now, by transport.",
+               perTransport { $0.accepted.value - $0.closed.value })
+        family("secure_echo_connections_refused_total", "counter", "Connections refused at --max-connections.",
+               [("", sum { $0.refused.value })])
+        family("secure_echo_received_bytes_total", "counter", "Bytes received from clients (plaintext), by transport.",
+               perTransport { $0.bytesIn.value })
+        family("secure_echo_sent_bytes_total", "counter", "Bytes sent to clients (plaintext), by transport.",
+               perTransport { $0.bytesOut.value })
+        family("secure_echo_timeouts_total", "counter", "Connections closed by a timeout, by kind.", [
+            ("{kind=\"handshake\"}", sum { $0.handshakeTimeouts.value }),
+            ("{kind=\"idle\"}", sum { $0.idleTimeouts.value }),
+            ("{kind=\"shutdown_grace\"}", sum { $0.graceTimeouts.value }),
+        ])
+        family("secure_echo_proxy_headers_rejected_total", "counter", "Connections closed for a missing or malformed PROXY header.",
+               [("", sum { $0.proxyRejected.value })])
+
+        var tally = HandshakeTally()
+        for loop in loops {
+            let one = loop.handshakes.withLock { $0 }
+            tally.completed += one.completed
+            tally.resumed += one.resumed
+            tally.failures.merge(one.failures, uniquingKeysWith: +)
+            tally.negotiated.merge(one.negotiated, uniquingKeysWith: +)
+            for index in tally.durationBuckets.indices { tally.durationBuckets[index] += one.durationBuckets[index] }
+            tally.durationCount += one.durationCount
+            tally.durationSum += one.durationSum
+        }
+        family("secure_echo_tls_handshakes_total", "counter", "TLS handshakes completed.", [("", String(tally.completed))])
+        family("secure_echo_tls_resumed_total", "counter", "TLS handshakes that resumed a session.", [("", String(tally.resumed))])
+        family("secure_echo_handshake_failures_total", "counter", "Handshakes (or PROXY headers before them) that did not complete, by reason.",
+               HandshakeFailure.allCases.map { ("{reason=\"\($0.rawValue)\"}", String(tally.failures[$0] ?? 0)) })
+        family("secure_echo_tls_negotiated_total", "counter", "Completed TLS handshakes by protocol version and cipher suite.",
+               tally.negotiated.keys.sorted().map { key in
+                   let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+                   return ("{version=\"\(parts.first ?? "")\",cipher=\"\(parts.last ?? "")\"}", String(tally.negotiated[key] ?? 0))
+               })
+        var buckets = zip(handshakeBuckets, tally.durationBuckets).map { bound, count in
+            (labels: "{le=\"\(format(bound))\"}", value: String(count))
+        }
+        buckets.append(("{le=\"+Inf\"}", String(tally.durationCount)))
+        out += "# HELP secure_echo_tls_handshake_duration_seconds From accept to a completed TLS handshake.\n"
+        out += "# TYPE secure_echo_tls_handshake_duration_seconds histogram\n"
+        for bucket in buckets { out += "secure_echo_tls_handshake_duration_seconds_bucket\(bucket.labels) \(bucket.value)\n" }
+        out += "secure_echo_tls_handshake_duration_seconds_sum \(tally.durationSum)\n"
+        out += "secure_echo_tls_handshake_duration_seconds_count \(tally.durationCount)\n"
+        family("secure_echo_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not keeping up.",
+               [("", String(gauges.logLinesDropped))])
+        return out
+    }
+
+    /// 0.001 → "0.001", 1 → "1", 2.5 → "2.5"
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

@@ -1,0 +1,107 @@
+// --metrics-port: /metrics scraped with curl after known traffic, checked exactly; the HTTP
+// responder's refusals; the status page's content.
+import Foundation
+import Glibc
+import Testing
+
+/// `curl -s URL`, with the status code appended on its own last line.
+private func curl(_ url: String, _ extra: [String] = []) throws -> (status: Int, body: String) {
+    let result = try runCommand("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10"] + extra + [url])
+    var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+    let status = Int(lines.popLast() ?? "") ?? -1
+    return (status, lines.joined(separator: "\n"))
+}
+
+/// The value of one sample (`name{labels}`) in a Prometheus text page.
+private func sample(_ page: String, _ series: String) -> Double? {
+    page.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+}
+
+@Suite("Metrics and status page")
+struct MetricsTests {
+    @Test("/metrics after known traffic: connections, bytes, handshakes and failures, exactly")
+    func exactCounts() throws {
+        let server = try ServerProcess(["--metrics-port", "0", "--threads", "2"])
+        #expect(server.readyLine.contains(" metrics=127.0.0.1:"), "\(server.readyLine)")
+        let url = "http://127.0.0.1:\(server.metricsPort)/metrics"
+        for _ in 0..<3 {
+            let plain = try TestClient(port: server.plainPort, tls: false)
+            #expect(try plain.echo("abc\n") == "abc\n")
+            plain.close()
+        }
+        for _ in 0..<2 {
+            let tls = try TestClient(port: server.tlsPort, tls: true)
+            #expect(try tls.echo("hello\n") == "hello\n")
+            tls.close()
+        }
+        let garbage = try TestClient(port: server.tlsPort, tls: false)
+        try garbage.send("GET / HTTP/1.0\r\n\r\n")
+        _ = try? garbage.readToEnd(timeout: 10)
+        garbage.close()
+
+        // Closes are counted by the loops as they happen: wait until none is open.
+        var page = ""
+        let deadline = Date().addingTimeInterval(10)
+        repeat {
+            page = try curl(url).body
+            if sample(page, #"secure_echo_connections_open{transport="tls"}"#) == 0,
+               sample(page, #"secure_echo_connections_open{transport="plain"}"#) == 0 { break }
+            usleep(50_000)
+        } while Date() < deadline
+        let expected: [(String, Double)] = [
+            (#"secure_echo_connections_accepted_total{transport="plain"}"#, 3),
+            (#"secure_echo_connections_accepted_total{transport="tls"}"#, 3),
+            (#"secure_echo_connections_open{transport="plain"}"#, 0),
+            (#"secure_echo_connections_open{transport="tls"}"#, 0),
+            (#"secure_echo_received_bytes_total{transport="plain"}"#, 12),
+            (#"secure_echo_sent_bytes_total{transport="plain"}"#, 12),
+            (#"secure_echo_received_bytes_total{transport="tls"}"#, 12),
+            (#"secure_echo_sent_bytes_total{transport="tls"}"#, 12),
+            ("secure_echo_tls_handshakes_total", 2),
+            ("secure_echo_tls_resumed_total", 0),
+            (#"secure_echo_handshake_failures_total{reason="tls"}"#, 1),
+            (#"secure_echo_handshake_failures_total{reason="timeout"}"#, 0),
+            (#"secure_echo_tls_negotiated_total{version="TLSv1.3",cipher="TLS_AES_128_GCM_SHA256"}"#, 2),
+            ("secure_echo_tls_handshake_duration_seconds_count", 2),
+            (#"secure_echo_tls_handshake_duration_seconds_bucket{le="+Inf"}"#, 2),
+            ("secure_echo_connections_refused_total", 0),
+            ("secure_echo_proxy_headers_rejected_total", 0),
+            ("secure_echo_log_lines_dropped_total", 0),
+        ]
+        for (series, value) in expected {
+            #expect(sample(page, series) == value, "\(series) in:\n\(page)")
+        }
+        #expect(page.contains("# TYPE secure_echo_tls_handshake_duration_seconds histogram"))
+    }
+
+    @Test("other paths are 404, other methods 405, an oversized request 431; a slow request is cut at the handshake timeout")
+    func refusals() throws {
+        let server = try ServerProcess(["--metrics-port", "0", "--handshake-timeout", "1"])
+        let base = "http://127.0.0.1:\(server.metricsPort)"
+        #expect(try curl(base + "/nope").status == 404)
+        #expect(try curl(base + "/metrics", ["-X", "POST"]).status == 405)
+        #expect(try curl(base + "/metrics", ["-H", "X-Big: " + String(repeating: "a", count: 9000)]).status == 431)
+        #expect(try curl(base + "/metrics", ["-I"]).status == 200)
+        let start = Date()
+        let slow = try TestClient(port: server.metricsPort, tls: false)
+        try slow.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")  // never finished
+        #expect(try slow.readToEnd(timeout: 10).isEmpty)
+        #expect(Date().timeIntervalSince(start) < 5)
+        // Echo was never held up.
+        let client = try TestClient(port: server.plainPort, tls: false)
+        #expect(try client.echo("still echoing\n") == "still echoing\n")
+    }
+
+    @Test("the status page names the ports and the certificate fingerprint, and needs nothing from elsewhere")
+    func statusPage() throws {
+        let server = try ServerProcess(["--metrics-port", "0"])
+        let page = try curl("http://127.0.0.1:\(server.metricsPort)/")
+        #expect(page.status == 200)
+        let fingerprint = try #require(server.log.split(separator: "\n").first { $0.contains("sha256 fingerprint") }?
+            .split(separator: " ").last.map(String.init))
+        #expect(page.body.contains(fingerprint))
+        #expect(page.body.contains("openssl s_client -connect 127.0.0.1:\(server.tlsPort)"))
+        #expect(page.body.contains("nc 127.0.0.1 \(server.plainPort)"))
+        #expect(!page.body.contains("src=\"http") && !page.body.contains("href=\"http"), "no external assets")
+    }
+}
