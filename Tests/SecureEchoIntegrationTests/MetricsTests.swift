@@ -104,4 +104,47 @@ struct MetricsTests {
         #expect(page.body.contains("nc 127.0.0.1 \(server.plainPort)"))
         #expect(!page.body.contains("src=\"http") && !page.body.contains("href=\"http"), "no external assets")
     }
+
+    @Test("headless Chromium renders the status page: fingerprint, ports, and a counter that moves with traffic")
+    func rendered() throws {
+        let chromium = "/usr/bin/chromium"
+        try #require(FileManager.default.isExecutableFile(atPath: chromium), "Chromium is installed by scripts/test.sh")
+        let server = try ServerProcess(["--metrics-port", "0"])
+        let url = "http://127.0.0.1:\(server.metricsPort)/"
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: profile) }
+        /// The DOM after the page's script has run (virtual time lets its first refresh finish).
+        func render(_ extra: [String]) throws -> String {
+            let result = try runCommand(chromium, ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                   "--user-data-dir=\(profile.path)", "--virtual-time-budget=5000"] + extra + [url],
+                                        timeout: 60)
+            #expect(result.status == 0, "\(result.stderr.suffix(500))")
+            return result.stdout
+        }
+        func accepted(_ dom: String) -> String? {
+            dom.split(separator: "\n").first { $0.contains("id=\"accepted\"") }
+                .flatMap { $0.split(separator: ">").dropLast().last }.map { String($0.split(separator: "<").first ?? "") }
+        }
+        let before = try render(["--dump-dom"])
+        let fingerprint = try #require(server.log.split(separator: "\n").first { $0.contains("sha256 fingerprint") }?
+            .split(separator: " ").last.map(String.init))
+        #expect(before.contains(fingerprint))
+        #expect(before.contains("<b id=\"tls-port\">\(server.tlsPort)</b>") && before.contains("<b id=\"plain-port\">\(server.plainPort)</b>"))
+        #expect(before.contains("openssl s_client -connect 127.0.0.1:\(server.tlsPort)"), "the script filled in the host")
+        #expect(accepted(before) == "0 / 0", "\(before)")
+        for _ in 0..<2 {
+            let client = try TestClient(port: server.tlsPort, tls: true)
+            #expect(try client.echo("seen\n") == "seen\n")
+            client.close()
+        }
+        let plain = try TestClient(port: server.plainPort, tls: false)
+        #expect(try plain.echo("seen\n") == "seen\n")
+        plain.close()
+        let after = try render(["--dump-dom"])
+        #expect(accepted(after) == "2 / 1", "\(after)")
+        let screenshot = profile.appendingPathComponent("status.png")
+        _ = try render(["--window-size=900,900", "--screenshot=\(screenshot.path)"])
+        let png = try Data(contentsOf: screenshot)
+        #expect(png.count > 10_000 && png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG of the page")
+    }
 }

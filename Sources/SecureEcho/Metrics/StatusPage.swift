@@ -29,7 +29,7 @@ struct StatusPage {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <style>
             body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
-            code,pre{font:14px ui-monospace,monospace}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}
+            code,pre{font:14px ui-monospace,monospace}#fingerprint{word-break:break-all}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}
             table{border-collapse:collapse}td{padding:.2rem 1.2rem .2rem 0}td.n{text-align:right;font-variant-numeric:tabular-nums}
             </style></head><body>
             <h1>secure-echo</h1>
