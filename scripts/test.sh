@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests drive (openssl, gnutls-cli, telnet, expect, nc, sslscan, haproxy, chromium) when missing, then runs
+# Installs what the tests drive (openssl, gnutls-cli, telnet, expect, nc, sslscan, haproxy, chromium, systemd's tools) when missing, then runs
 # `swift test`: unit tests and integration tests against the real binary.
 #   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
 set -euo pipefail
@@ -14,6 +14,7 @@ command -v gnutls-cli >/dev/null || need+=(gnutls-bin)
 command -v python3 >/dev/null || need+=(python3)   # a deliberately wrong echo server in the bench tests
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)         # in front of the server, with PROXY protocol
 command -v chromium >/dev/null || need+=(chromium)  # renders the status page, headless
+command -v systemd-socket-activate >/dev/null || need+=(systemd)  # socket activation without running systemd
 # The tests run netcat-openbsd by its own name: its -N (shut down the write side at end of
 # input) is what they need, whichever netcat `nc` points to here.
 command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)

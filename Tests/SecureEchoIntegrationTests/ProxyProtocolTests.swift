@@ -100,7 +100,7 @@ struct ProxyProtocolTests {
 }
 
 /// A free TCP port on 127.0.0.1, for a program that cannot report the port the OS chose.
-private func freePort() throws -> UInt16 {
+func freePort() throws -> UInt16 {
     let socket = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0))
     defer { socket.close() }
     return try socket.localAddress().port

@@ -16,7 +16,55 @@ struct Service {
     let transport: Listener.TransportFactory
 }
 
+/// Where each service listens: on sockets systemd passed (socket activation), or on ports to bind.
+final class ListenSources {
+    enum Source {
+        case inherited(Socket)
+        case port(UInt16)
+    }
+
+    private var inherited: [String: Socket]?
+
+    init(activation: [(name: String, socket: Socket)]?) throws(SocketActivationError) {
+        guard let activation else { return }
+        var byName: [String: Socket] = [:]
+        for (name, socket) in activation {
+            guard ["tls", "plain", "metrics"].contains(name), byName[name] == nil else {
+                throw SocketActivationError("socket activation: unknown or repeated socket name '\(name)' (tls, plain, metrics)")
+            }
+            byName[name] = socket
+        }
+        inherited = byName
+    }
+
+    /// With socket activation, a service is served exactly when systemd passed its socket;
+    /// otherwise when it has a port.
+    func take(_ name: String, port: UInt16?) -> Source? {
+        guard let inherited else { return port.map(Source.port) }
+        return inherited[name].map(Source.inherited)
+    }
+}
+
 extension EchoServer {
+    func open(from source: ListenSources.Source, hosts: [String], _ service: Service) throws -> [SocketAddress] {
+        switch source {
+        case .port(let port): return try listenOnEveryHost(port: port, hosts: hosts, service)
+        case .inherited(let socket): return [try adopt(socket, service)]
+        }
+    }
+
+    /// A socket systemd listens on for us: loop 0 polls it, each other loop a duplicate of it
+    /// (one queue, shared; SO_REUSEPORT cannot split a socket that already exists).
+    private func adopt(_ socket: Socket, _ service: Service) throws -> SocketAddress {
+        var address: SocketAddress?
+        for worker in workers {
+            let listener = try makeListener(worker === workers.first ? socket : try socket.duplicate(), service, on: worker)
+            address = address ?? listener.address
+        }
+        guard let address else { preconditionFailure("a server has at least one loop") }
+        return address
+    }
+
     /// For each host, one listener per loop, all on the same port (the OS's choice for the
     /// first when 0). Returns the address bound for each host.
     func listenOnEveryHost(port: UInt16, hosts: [String], _ service: Service) throws -> [SocketAddress] {
@@ -48,6 +96,10 @@ extension EchoServer {
         } catch {
             throw ListenError(address: address, name: service.name, cause: error)
         }
+        return try makeListener(socket, service, on: worker)
+    }
+
+    private func makeListener(_ socket: Socket, _ service: Service, on worker: LoopWorker) throws -> Listener {
         let listener = try Listener(loop: worker.loop, shared: shared, socket: socket, name: service.name, policy: service.policy,
                                     maxConnections: configuration.maxConnections,
                                     refusalMessage: service.refusalMessage,

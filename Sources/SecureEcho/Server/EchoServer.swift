@@ -57,15 +57,16 @@ public final class EchoServer {
         let policy = ConnectionPolicy(
             handshakeTimeout: UInt64(configuration.handshakeTimeout * 1e9),
             idleTimeout: UInt64(configuration.idleTimeout * 1e9))
+        let sources = try ListenSources(activation: configuration.socketActivation ? SocketActivation.takeInherited() : nil)
 
-        if let port = configuration.tlsPort {
+        if let source = sources.take("tls", port: configuration.tlsPort) {
             let context = try TLSContext.server(configuration.tls)
             fingerprint = context.fingerprint
             shared.currentTLSContext = context
             let shared = self.shared
             let echo = configuration.mode.makeApplication(maxLine: configuration.maxLine)
             let preamble = configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } as PreambleFactory }
-            tlsAddresses = try listenOnEveryHost(port: port, hosts: configuration.hosts, Service(
+            tlsAddresses = try open(from: source, hosts: configuration.hosts, Service(
                 name: "tls", traffic: \.tls, policy: policy, preamble: preamble, application: echo) { socket in
                 // Set before the first listener opens and only ever replaced, never cleared.
                 guard let context = shared.currentTLSContext else { preconditionFailure("TLS listener without a TLS context") }
@@ -78,21 +79,21 @@ public final class EchoServer {
                 logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)", metadata: ["event": "ephemeral_certificate"])
             }
         }
-        if let port = configuration.plainPort {
+        if let source = sources.take("plain", port: configuration.plainPort) {
             // Plain TCP can tell a refused client why; TLS cannot before a handshake.
-            plainAddresses = try listenOnEveryHost(port: port, hosts: configuration.hosts, Service(
+            plainAddresses = try open(from: source, hosts: configuration.hosts, Service(
                 name: "plain", traffic: \.plain, policy: policy, refusalMessage: Array("ERROR server busy\r\n".utf8),
                 preamble: configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } },
                 application: configuration.mode.makeApplication(maxLine: configuration.maxLine)) { socket in
                 PlainTransport(socket: socket)
             })
         }
-        if let port = configuration.metricsPort {
+        if let source = sources.take("metrics", port: configuration.metricsPort) {
             let status = StatusSource(loops: workers.map(\.counters), logLinesDropped: logLinesDropped,
                                       page: StatusPage(tls: tlsAddresses, plain: plainAddresses, fingerprint: fingerprint))
             // A request must be whole within the handshake timeout: a slow one is cut off.
             let requestPolicy = ConnectionPolicy(handshakeTimeout: policy.handshakeTimeout, idleTimeout: policy.handshakeTimeout)
-            metricsAddresses = try listenOnEveryHost(port: port, hosts: [configuration.metricsHost], Service(
+            metricsAddresses = try open(from: source, hosts: [configuration.metricsHost], Service(
                 name: "metrics", traffic: \.http, policy: requestPolicy, application: { HTTPResponder(status: status) }) { socket in
                 PlainTransport(socket: socket)
             })

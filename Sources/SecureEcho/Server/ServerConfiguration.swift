@@ -38,6 +38,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var metricsPort: UInt16?
     /// Address the metrics port binds to: local only by default.
     public var metricsHost = "127.0.0.1"
+    /// Serve the listening sockets systemd passes (LISTEN_FDS, named tls, plain, metrics by
+    /// LISTEN_FDNAMES) instead of binding ports, when it passes any.
+    public var socketActivation = true
 
     public static var onlineProcessors: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
