@@ -13,8 +13,12 @@ package final class TLSCallbacks: @unchecked Sendable {
     /// The server's ALPN protocols in wire format (length-prefixed), preference order.
     private let alpnWire: [UInt8]
 
-    package init(keylogPath: String?, alpn: [String]) throws(TLSContextError) {
+    /// Keys from --ticket-key-file; nil leaves tickets to OpenSSL's own keys.
+    fileprivate let ticketKeys: TicketKeys?
+
+    package init(keylogPath: String?, alpn: [String], ticketKeyFiles: [String] = []) throws(TLSContextError) {
         alpnWire = Self.wireFormat(alpn)
+        ticketKeys = ticketKeyFiles.isEmpty ? nil : try TicketKeys(files: ticketKeyFiles)
         guard let keylogPath else {
             keylog = nil
             return
@@ -51,6 +55,9 @@ package final class TLSCallbacks: @unchecked Sendable {
         if !alpnWire.isEmpty {
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, Unmanaged.passUnretained(self).toOpaque())
         }
+        if ticketKeys != nil {
+            _ = SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
+        }
     }
 
     fileprivate func appendKeyLogLine(_ line: UnsafePointer<CChar>) {
@@ -81,6 +88,15 @@ package final class TLSCallbacks: @unchecked Sendable {
 private func callbacks(of ssl: OpaquePointer?) -> TLSCallbacks? {
     guard let ssl, let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, 0) else { return nil }
     return Unmanaged<TLSCallbacks>.fromOpaque(raw).takeUnretainedValue()
+}
+
+/// Encrypts and decrypts session tickets with the --ticket-key-file keys (OpenSSL 3's EVP_MAC
+/// form of the callback, not the deprecated HMAC_CTX one).
+private let ticketKeyCallback: @convention(c) (
+    OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?, OpaquePointer?, OpaquePointer?, Int32
+) -> Int32 = { ssl, name, iv, cipher, mac, encrypting in
+    guard let name, let iv, let cipher, let mac, let keys = callbacks(of: ssl)?.ticketKeys else { return -1 }
+    return keys.handle(name: name, iv: iv, cipher: cipher, mac: mac, encrypting: encrypting == 1)
 }
 
 private let keylogCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in

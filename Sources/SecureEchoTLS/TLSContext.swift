@@ -59,7 +59,7 @@ public final class TLSContext: @unchecked Sendable {
             if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
             configureResumption(options, in: ctx)
             try useGroups(options.groups, in: ctx)
-            callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn)
+            callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn, ticketKeyFiles: options.ticketKeyFiles)
         } catch {
             SSL_CTX_free(ctx)
             throw error

@@ -12,6 +12,8 @@ public enum TLSContextError: Error, CustomStringConvertible, Sendable {
     case keyMismatch(certificate: String, key: String)
     /// Context creation or ephemeral certificate generation failed inside OpenSSL.
     case library(OpenSSLError)
+    /// A --ticket-key-file that is not a 48- or 80-byte key.
+    case badTicketKey(path: String, reason: String)
     /// OpenSSL refused the --groups list (an unknown or unsupported group).
     case badGroups(String, OpenSSLError)
 
@@ -27,6 +29,8 @@ public enum TLSContextError: Error, CustomStringConvertible, Sendable {
             return "private key \(key) does not match certificate \(certificate)"
         case .library(let error):
             return "OpenSSL: \(error)"
+        case .badTicketKey(let path, let reason):
+            return "ticket key file \(path): \(reason)"
         case .badGroups(let list, let error):
             let reasons = error.reasons.joined(separator: "; ")
             return "--groups '\(list)' is not a list of groups OpenSSL supports" + (reasons.isEmpty ? "" : ": \(reasons)")

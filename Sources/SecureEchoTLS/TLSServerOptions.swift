@@ -38,6 +38,9 @@ public struct TLSServerOptions: Sendable, Equatable {
     /// Key-exchange groups, in OpenSSL's list syntax and the server's order of preference:
     /// Mozilla's intermediate profile by default.
     public var groups = TLSServerOptions.defaultGroups
+    /// Session-ticket key files shared by a fleet (nginx's format, 48 or 80 bytes): the first
+    /// encrypts, all decrypt. Empty: OpenSSL's own random keys, kept across reloads.
+    public var ticketKeyFiles: [String] = []
     public static let defaultGroups = "X25519:P-256:P-384"
 
     public init(certificate: CertificateSource = .ephemeral) {

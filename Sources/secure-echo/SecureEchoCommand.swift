@@ -86,6 +86,10 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Append NSS key-log lines (TLS secrets, for Wireshark) to this file; also read from SSLKEYLOGFILE.")
     var keylog: String?
 
+    @Option(help: ArgumentHelp("Session-ticket key file (48 or 80 bytes, nginx's format); repeatable: the first encrypts, all decrypt.",
+                               discussion: "Instances given the same file resume each other's sessions. Re-read on SIGHUP: rotate by putting a new file first."))
+    var ticketKeyFile: [String] = []
+
     @Option(help: "Key-exchange groups in OpenSSL's list syntax, in order of preference.")
     var groups = TLSServerOptions.defaultGroups
 
@@ -138,6 +142,7 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.tls.keylogPath = keylog ?? getenv("SSLKEYLOGFILE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         configuration.tls.alpn = alpn
         configuration.tls.groups = groups
+        configuration.tls.ticketKeyFiles = ticketKeyFile
         configuration.mode = mode
         configuration.maxLine = maxLine
         configuration.poller = poller

@@ -178,7 +178,9 @@ public final class EchoServer {
         }
         do {
             let context = try TLSContext.server(configuration.tls)
-            if let previous = shared.currentTLSContext {
+            // Keys from --ticket-key-file are re-read with the certificates; OpenSSL's own
+            // random keys are carried over, so that earlier tickets still resume.
+            if configuration.tls.ticketKeyFiles.isEmpty, let previous = shared.currentTLSContext {
                 do {
                     try context.adoptTicketKeys(from: previous)
                 } catch {

@@ -1,0 +1,86 @@
+// --ticket-key-file: instances given the same key resume each other's sessions (what a fleet
+// behind a balancer needs); other keys do not; a rotated key still decrypts; SIGHUP re-reads.
+import Foundation
+import Glibc
+import Testing
+
+private func keyFile(_ size: Int, in directory: URL, _ name: String) throws -> String {
+    let path = directory.appendingPathComponent(name).path
+    var bytes = [UInt8](repeating: 0, count: size)
+    for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// Connects with s_client, saving its session to `out` or resuming from `resume`; returns
+/// "Reused" or "New" as s_client reports it.
+private func connect(_ port: UInt16, _ version: String, out: String? = nil, resume: String? = nil) throws -> String {
+    let marker = "resume-check\n"
+    var arguments = [version]
+    if let out { arguments += ["-sess_out", out] }
+    if let resume { arguments += ["-sess_in", resume] }
+    let output = try sClient(port: port, arguments, input: marker, until: marker)
+    #expect(output.hasSuffix(marker), "\(output.suffix(300))")
+    return output.split(separator: "\n").first { $0.hasPrefix("Reused,") || $0.hasPrefix("New,") }
+        .map { String($0.prefix { $0 != "," }) } ?? "?"
+}
+
+@Suite("Session ticket keys")
+struct TicketKeyTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tickets-\(UUID().uuidString)")
+
+    @Test("two instances with the same key file resume each other's sessions; a third with another key does not",
+          arguments: [("-tls1_2", 48), ("-tls1_3", 48), ("-tls1_2", 80), ("-tls1_3", 80)])
+    func sharedKey(version: String, size: Int) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let shared = try keyFile(size, in: directory, "shared.key"), other = try keyFile(size, in: directory, "other.key")
+        let a = try ServerProcess(["--ticket-key-file", shared])
+        let b = try ServerProcess(["--ticket-key-file", shared])
+        let c = try ServerProcess(["--ticket-key-file", other])
+        let session = directory.appendingPathComponent("session.pem").path
+        #expect(try connect(a.tlsPort, version, out: session) == "New")
+        #expect(try connect(b.tlsPort, version, resume: session) == "Reused")
+        #expect(try connect(c.tlsPort, version, resume: session) == "New")
+    }
+
+    @Test("a key that is no longer first still decrypts (rotation: the new key first, the old one after)")
+    func rotation() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let old = try keyFile(80, in: directory, "old.key"), new = try keyFile(80, in: directory, "new.key")
+        let before = try ServerProcess(["--ticket-key-file", old])
+        let after = try ServerProcess(["--ticket-key-file", new, "--ticket-key-file", old])
+        let session = directory.appendingPathComponent("session.pem").path
+        #expect(try connect(before.tlsPort, "-tls1_2", out: session) == "New")
+        #expect(try connect(after.tlsPort, "-tls1_2", resume: session) == "Reused")
+    }
+
+    @Test("SIGHUP re-reads the key files: a replaced key no longer resumes old sessions")
+    func reload() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try keyFile(48, in: directory, "rotating.key")
+        // SIGHUP reloads certificate files (an ephemeral certificate has none to re-read).
+        let certificate = try makeSelfSignedCertificate("tickets.test", in: directory)
+        let server = try ServerProcess(["--ticket-key-file", path, "--cert", certificate.certificate, "--key", certificate.key])
+        let session = directory.appendingPathComponent("session.pem").path
+        #expect(try connect(server.tlsPort, "-tls1_3", out: session) == "New")
+        #expect(try connect(server.tlsPort, "-tls1_3", resume: session) == "Reused")
+        _ = try keyFile(48, in: directory, "rotating.key")
+        server.send(signal: SIGHUP)
+        #expect(server.waitForLog("SIGHUP: reloaded TLS certificates"))
+        #expect(try connect(server.tlsPort, "-tls1_3", resume: session) == "New")
+    }
+
+    @Test("a key file of another size exits 1 naming it")
+    func badSize() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try keyFile(32, in: directory, "short.key")
+        let result = try runCommand(secureEchoBinary(), ["--tls-port", "0", "--plain-port", "0", "--ticket-key-file", path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("ticket key file \(path): 32 bytes (48 or 80"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+    }
+}
