@@ -83,4 +83,58 @@ struct TicketKeyTests {
         #expect(result.stderr.contains("ticket key file \(path): 32 bytes (48 or 80"), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
     }
+
+    @Test("two instances behind HAProxy round-robin: the second connection lands on the other instance and resumes")
+    func acrossTheBalancer() throws {
+        let haproxy = "/usr/sbin/haproxy"
+        try #require(FileManager.default.isExecutableFile(atPath: haproxy), "HAProxy is installed by scripts/test.sh")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = try keyFile(80, in: directory, "fleet.key")
+        let one = try ServerProcess(["--ticket-key-file", key, "--proxy-protocol", "v2"])
+        let two = try ServerProcess(["--ticket-key-file", key, "--proxy-protocol", "v2"])
+        let front = try freePort()
+        let config = directory.appendingPathComponent("haproxy.cfg")
+        try """
+            defaults
+                mode tcp
+                timeout connect 5s
+                timeout client 30s
+                timeout server 30s
+            listen fleet
+                bind 127.0.0.1:\(front)
+                balance roundrobin
+                server one 127.0.0.1:\(one.tlsPort) send-proxy-v2
+                server two 127.0.0.1:\(two.tlsPort) send-proxy-v2
+
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let proxy = try ChildProcess(haproxy, ["-db", "-f", config.path], mergeStderr: true)
+        defer { proxy.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        while (try? TestClient(port: front, tls: false, timeout: 1)) == nil && Date() < deadline { usleep(50_000) }
+
+        let session = directory.appendingPathComponent("session.pem").path
+        for version in ["-tls1_2", "-tls1_3"] {
+            #expect(try connect(front, version, out: session) == "New")
+            #expect(try connect(front, version, resume: session) == "Reused", "\(version) across the balancer")
+        }
+        // Round robin sent the four TLS connections two and two (the plain probe above took a
+        // turn too, but never finished a handshake): each resumption was on the other instance.
+        func handshakes(_ server: ServerProcess) -> [Substring] {
+            server.log.split(separator: "\n").filter { $0.contains(" closed ") && $0.contains("tls_version=") }
+        }
+        let until = Date().addingTimeInterval(10)
+        while handshakes(one).count + handshakes(two).count < 4 && Date() < until { usleep(20_000) }
+        #expect(handshakes(one).count == 2 && handshakes(two).count == 2, "\(handshakes(one)) \(handshakes(two))")
+        // Consecutive connections alternate between the two, so each New/Reused pair was split.
+        let resumed = (handshakes(one) + handshakes(two)).filter { $0.contains("resumed=yes") }
+        #expect(resumed.count == 2, "the two resumptions, each on the instance that did not issue the ticket")
+        for version in ["TLSv1.2", "TLSv1.3"] {
+            func served(_ server: ServerProcess, resumed: Bool) -> Bool {
+                handshakes(server).contains { $0.contains("tls_version=\(version) ") && $0.contains("resumed=\(resumed ? "yes" : "no")") }
+            }
+            #expect(served(one, resumed: false) != served(one, resumed: true), "\(version): issued and resumed on different instances")
+            #expect(served(two, resumed: false) != served(two, resumed: true), "\(version): issued and resumed on different instances")
+        }
+    }
 }
