@@ -1,6 +1,7 @@
 // systemd socket activation (sd_listen_fds(3)'s protocol, without libsystemd): listening
 // sockets handed over from descriptor 3 on, named by LISTEN_FDNAMES.
 #if canImport(Glibc)
+import CSystem
 import Glibc
 #endif
 
