@@ -41,7 +41,7 @@ package final class TLSCallbacks: @unchecked Sendable {
         while i < bytes.count {
             let length = Int(bytes[i])
             guard i + 1 + length <= bytes.count else { break }
-            names.append(String(decoding: bytes[(i + 1)..<(i + 1 + length)], as: UTF8.self))
+            names.append(ClientText.decode(bytes[(i + 1)..<(i + 1 + length)]))
             i += 1 + length
         }
         return names

@@ -181,7 +181,9 @@ package final class TLSSession {
         return NegotiatedSession(
             version: SSL_get_version(ssl).map { String(cString: $0) } ?? "?",
             cipher: SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "?",
-            serverName: SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) },
+            serverName: SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { name in
+                ClientText.decode(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            },
             alpn: alpn,
             alpnOffered: offeredALPN,
             resumed: SSL_session_reused(ssl) == 1,

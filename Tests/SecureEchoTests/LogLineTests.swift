@@ -37,6 +37,16 @@ struct LogLineTests {
         #expect(sentence == #"{"time":"T","level":"notice","event":"reload","message":"SIGHUP: reloaded"}"#)
     }
 
+    @Test("client bytes that are not UTF-8 become \\xNN, and so does a backslash, so every byte can be told apart")
+    func clientText() {
+        #expect(ClientText.decode(Array("héllo".utf8)) == "héllo")
+        #expect(ClientText.decode([0x61, 0xFF, 0x62]) == "a\\xFFb")
+        #expect(ClientText.decode(Array("a\\xFF".utf8)) == "a\\x5CxFF", "a literal backslash is not mistaken for an escape")
+        #expect(ClientText.decode([0xE2, 0x82]) == "\\xE2\\x82", "a truncated sequence")
+        #expect(ClientText.decode([0xC0, 0xAF]) == "\\xC0\\xAF", "an overlong encoding")
+        #expect(ClientText.decode([0xED, 0xA0, 0x80]) == "\\xED\\xA0\\x80", "a surrogate")
+    }
+
     @Test("empty values and values with '=' are quoted")
     func quoting() {
         #expect(LogLine.escaped("", quoting: true) == "\"\"")
