@@ -18,7 +18,9 @@ struct SecureEchoCommand: ParsableCommand {
         discussion: """
             Every byte a client sends comes back unchanged. Line mode echoes each line (ending in \\n, \
             so \\r\\n too) once it is complete; stream mode echoes bytes as they arrive. Once every \
-            listener is bound, one line goes to stdout: ready tls=HOST:PORT plain=HOST:PORT. \
+            listener is bound, one line goes to stdout: ready tls=HOST:PORT plain=HOST:PORT (and \
+            metrics=HOST:PORT with --metrics-port). Under systemd socket activation the sockets it \
+            passes (named tls, plain, metrics) are served instead of the ports. \
             Logs go to stderr. Exit codes: 64 for bad usage, 1 for runtime failures.
             """,
         version: "secure-echo \(EchoServer.version), \(TLSContext.libraryVersion)"

@@ -51,7 +51,7 @@ final class Connection: EventHandler {
     let policy: ConnectionPolicy
     private(set) var peer: String
     /// The socket's own peer, when a preamble named the client behind it (a PROXY header).
-    private var proxy: String?
+    private(set) var proxy: String?
     let fd: CInt
     private(set) var token: UInt32 = 0
     var state: State = .handshaking
@@ -66,7 +66,7 @@ final class Connection: EventHandler {
     var peerEnded = false
     var bytesIn = 0
     var bytesOut = 0
-    private let openedAt: UInt64
+    let openedAt: UInt64
     var lastActivity: UInt64
     var lastInput: UInt64
     /// The server is shutting down: finish once the peer has gone quiet.
@@ -285,42 +285,5 @@ final class Connection: EventHandler {
         output.reset()
         onClose?()
         if logged { loop.logger.info("closed", metadata: closedEvent(reason: reason, session: session)) }
-    }
-
-    /// A completed TLS handshake, for /metrics (plain TCP has none to count).
-    private func countHandshake() {
-        guard let session = transport.session else { return }
-        counters.handshakeCompleted(version: session.version, cipher: session.cipher, resumed: session.resumed,
-                                    seconds: Double(loop.now - openedAt) / 1e9)
-    }
-
-    private static func failure(_ kind: TransportError.Kind) -> HandshakeFailure {
-        switch kind {
-        case .handshakeFailed, .protocolFailure: .tls
-        case .reset: .reset
-        case .preambleRejected: .proxyHeader
-        case .peerStoppedReading: .eof
-        case .system: .system
-        }
-    }
-
-    /// The fields of the one line that sums up a connection.
-    private func closedEvent(reason: String, session: NegotiatedSession?) -> Logger.Metadata {
-        var fields: Logger.Metadata = [
-            "event": "closed", "peer": "\(peer)", "transport": "\(transport.name)",
-            "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)",
-            "duration_ms": "\((MonotonicClock.now() - openedAt) / 1_000_000)", "reason": "\(reason)",
-        ]
-        if let proxy { fields["proxy"] = "\(proxy)" }
-        if let session {
-            fields["tls_version"] = "\(session.version)"
-            fields["cipher"] = "\(session.cipher)"
-            fields["resumed"] = session.resumed ? "yes" : "no"
-            if let name = session.serverName { fields["sni"] = "\(name)" }
-            if let alpn = session.alpn { fields["alpn"] = "\(alpn)" }
-            if let offered = session.alpnOffered { fields["alpn_offered"] = "\(offered.joined(separator: ","))" }
-            if let client = session.clientSubject { fields["client"] = "\(client)" }
-        }
-        return fields
     }
 }
