@@ -15,6 +15,10 @@ let package = Package(
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),
         .executableTarget(
+            name: "FuzzProxyHeader",
+            dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
+            swiftSettings: fuzzerFlags),
+        .executableTarget(
             name: "FuzzConnection",
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),
