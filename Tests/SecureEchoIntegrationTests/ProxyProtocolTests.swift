@@ -99,13 +99,6 @@ struct ProxyProtocolTests {
     }
 }
 
-/// A free TCP port on 127.0.0.1, for a program that cannot report the port the OS chose.
-func freePort() throws -> UInt16 {
-    let socket = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0))
-    defer { socket.close() }
-    return try socket.localAddress().port
-}
-
 @Suite("Behind HAProxy")
 struct HAProxyTests {
     @Test("HAProxy (send-proxy-v2 to TLS, send-proxy to plain) in front: echo works and the log names the real client")
@@ -127,9 +120,8 @@ struct HAProxyTests {
         let proxy = try ChildProcess(haproxy, ["-db", "-f", config.path], mergeStderr: true)
         defer { proxy.terminate() }
         // HAProxy binds after it has parsed its configuration: wait until it accepts.
-        let deadline = Date().addingTimeInterval(10)
-        while ((try? TestClient(port: plainFront, tls: false, timeout: 1)) == nil
-               || (try? TestClient(port: tlsFront, tls: false, timeout: 1)) == nil) && Date() < deadline { usleep(50_000) }
+        try waitForPort(plainFront).close()
+        try waitForPort(tlsFront).close()
 
         let tls = try TestClient(port: tlsFront, tls: true)
         #expect(try tls.echo("via haproxy over tls\n") == "via haproxy over tls\n")

@@ -173,3 +173,21 @@ final class InteractiveProcess {
         return child.wait()
     }
 }
+
+/// A free TCP port on 127.0.0.1, for a program that cannot report the port the OS chose.
+func freePort() throws -> UInt16 {
+    let socket = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0))
+    defer { socket.close() }
+    return try socket.localAddress().port
+}
+
+/// A plain client on `port`, once another program (HAProxy, systemd-socket-activate) listens there.
+func waitForPort(_ port: UInt16, timeout: Double = 10) throws -> TestClient {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        do { return try TestClient(port: port, tls: false, timeout: 2) } catch {
+            if Date() > deadline { throw error }
+            usleep(20_000)
+        }
+    }
+}

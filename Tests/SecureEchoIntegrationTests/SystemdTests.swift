@@ -7,17 +7,6 @@ import Testing
 
 private let activate = "/usr/bin/systemd-socket-activate"
 
-/// A plain client on `port`, once systemd-socket-activate listens there.
-private func waitForPort(_ port: UInt16) throws -> TestClient {
-    let deadline = Date().addingTimeInterval(10)
-    while true {
-        do { return try TestClient(port: port, tls: false, timeout: 2) } catch {
-            if Date() > deadline { throw error }
-            usleep(20_000)
-        }
-    }
-}
-
 @Suite("systemd")
 struct SystemdTests {
     @Test("sockets passed as tls and plain are served by every loop, the ready line names them, and SIGTERM exits 0")

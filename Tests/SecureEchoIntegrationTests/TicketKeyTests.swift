@@ -26,14 +26,19 @@ private func connect(_ port: UInt16, _ version: String, out: String? = nil, resu
 }
 
 @Suite("Session ticket keys")
-struct TicketKeyTests {
+final class TicketKeyTests {
+    /// Key files and saved sessions, one directory per test case.
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tickets-\(UUID().uuidString)")
+
+    init() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     @Test("two instances with the same key file resume each other's sessions; a third with another key does not",
           arguments: [("-tls1_2", 48), ("-tls1_3", 48), ("-tls1_2", 80), ("-tls1_3", 80)])
     func sharedKey(version: String, size: Int) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let shared = try keyFile(size, in: directory, "shared.key"), other = try keyFile(size, in: directory, "other.key")
         let a = try ServerProcess(["--ticket-key-file", shared])
         let b = try ServerProcess(["--ticket-key-file", shared])
@@ -46,8 +51,6 @@ struct TicketKeyTests {
 
     @Test("a key that is no longer first still decrypts (rotation: the new key first, the old one after)")
     func rotation() throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let old = try keyFile(80, in: directory, "old.key"), new = try keyFile(80, in: directory, "new.key")
         let before = try ServerProcess(["--ticket-key-file", old])
         let after = try ServerProcess(["--ticket-key-file", new, "--ticket-key-file", old])
@@ -58,8 +61,6 @@ struct TicketKeyTests {
 
     @Test("SIGHUP re-reads the key files: a replaced key no longer resumes old sessions")
     func reload() throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let path = try keyFile(48, in: directory, "rotating.key")
         // SIGHUP reloads certificate files (an ephemeral certificate has none to re-read).
         let certificate = try makeSelfSignedCertificate("tickets.test", in: directory)
@@ -75,8 +76,6 @@ struct TicketKeyTests {
 
     @Test("a key file of another size exits 1 naming it")
     func badSize() throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let path = try keyFile(32, in: directory, "short.key")
         let result = try runCommand(secureEchoBinary(), ["--tls-port", "0", "--plain-port", "0", "--ticket-key-file", path])
         #expect(result.status == 1)
@@ -88,8 +87,6 @@ struct TicketKeyTests {
     func acrossTheBalancer() throws {
         let haproxy = "/usr/sbin/haproxy"
         try #require(FileManager.default.isExecutableFile(atPath: haproxy), "HAProxy is installed by scripts/test.sh")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let key = try keyFile(80, in: directory, "fleet.key")
         let one = try ServerProcess(["--ticket-key-file", key, "--proxy-protocol", "v2"])
         let two = try ServerProcess(["--ticket-key-file", key, "--proxy-protocol", "v2"])
@@ -110,8 +107,7 @@ struct TicketKeyTests {
             """.write(to: config, atomically: true, encoding: .utf8)
         let proxy = try ChildProcess(haproxy, ["-db", "-f", config.path], mergeStderr: true)
         defer { proxy.terminate() }
-        let deadline = Date().addingTimeInterval(10)
-        while (try? TestClient(port: front, tls: false, timeout: 1)) == nil && Date() < deadline { usleep(50_000) }
+        try waitForPort(front).close()
 
         let session = directory.appendingPathComponent("session.pem").path
         for version in ["-tls1_2", "-tls1_3"] {

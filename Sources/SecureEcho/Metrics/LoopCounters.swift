@@ -39,13 +39,20 @@ enum TimeoutKind: String, CaseIterable, Sendable {
 /// Handshake durations, in seconds, by upper bound (Prometheus histogram buckets).
 let handshakeBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+/// A protocol version and cipher suite a handshake settled on.
+struct Negotiated: Hashable, Comparable, Sendable {
+    let version: String
+    let cipher: String
+
+    static func < (a: Negotiated, b: Negotiated) -> Bool { (a.version, a.cipher) < (b.version, b.cipher) }
+}
+
 /// The rare, richer events of one loop.
 struct HandshakeTally: Sendable {
     var completed = 0
     var resumed = 0
     var failures: [HandshakeFailure: Int] = [:]
-    /// "TLSv1.3 TLS_AES_128_GCM_SHA256" → count.
-    var negotiated: [String: Int] = [:]
+    var negotiated: [Negotiated: Int] = [:]
     /// Cumulative counts per bucket of `handshakeBuckets`, then the count and sum of all.
     var durationBuckets = [Int](repeating: 0, count: handshakeBuckets.count)
     var durationCount = 0
@@ -83,7 +90,7 @@ final class LoopCounters: Sendable {
         handshakes.withLock { tally in
             tally.completed += 1
             if resumed { tally.resumed += 1 }
-            tally.negotiated["\(version) \(cipher)", default: 0] += 1
+            tally.negotiated[Negotiated(version: version, cipher: cipher), default: 0] += 1
             for (index, bound) in handshakeBuckets.enumerated() where seconds <= bound { tally.durationBuckets[index] += 1 }
             tally.durationCount += 1
             tally.durationSum += seconds

@@ -1,12 +1,8 @@
 // GET /metrics: every loop's counters summed, in Prometheus's text exposition format (0.0.4).
 
-/// What a scrape reads besides the loops' counters.
-struct ServerGauges {
-    var logLinesDropped: Int
-}
-
 enum MetricsText {
-    static func render(_ loops: [LoopCounters], _ gauges: ServerGauges) -> String {
+    /// `logLinesDropped` is the one figure that is not a loop's: the log writer's.
+    static func render(_ loops: [LoopCounters], logLinesDropped: Int) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -52,9 +48,8 @@ enum MetricsText {
         family("secure_echo_handshake_failures_total", "counter", "Handshakes (or PROXY headers before them) that did not complete, by reason.",
                HandshakeFailure.allCases.map { ("{reason=\"\($0.rawValue)\"}", String(tally.failures[$0] ?? 0)) })
         family("secure_echo_tls_negotiated_total", "counter", "Completed TLS handshakes by protocol version and cipher suite.",
-               tally.negotiated.keys.sorted().map { key in
-                   let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-                   return ("{version=\"\(parts.first ?? "")\",cipher=\"\(parts.last ?? "")\"}", String(tally.negotiated[key] ?? 0))
+               tally.negotiated.sorted { $0.key < $1.key }.map { key, count in
+                   ("{version=\"\(key.version)\",cipher=\"\(key.cipher)\"}", String(count))
                })
         var buckets = zip(handshakeBuckets, tally.durationBuckets).map { bound, count in
             (labels: "{le=\"\(format(bound))\"}", value: String(count))
@@ -66,7 +61,7 @@ enum MetricsText {
         out += "secure_echo_tls_handshake_duration_seconds_sum \(tally.durationSum)\n"
         out += "secure_echo_tls_handshake_duration_seconds_count \(tally.durationCount)\n"
         family("secure_echo_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not keeping up.",
-               [("", String(gauges.logLinesDropped))])
+               [("", String(logLinesDropped))])
         return out
     }
 

@@ -13,6 +13,6 @@ final class StatusSource: Sendable {
     }
 
     func metrics() -> String {
-        MetricsText.render(loops, ServerGauges(logLinesDropped: logLinesDropped()))
+        MetricsText.render(loops, logLinesDropped: logLinesDropped())
     }
 }

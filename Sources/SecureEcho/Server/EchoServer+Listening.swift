@@ -17,16 +17,19 @@ struct Service {
 }
 
 /// Where each service listens: on sockets systemd passed (socket activation), or on ports to bind.
-final class ListenSources {
+struct ListenSources {
     enum Source {
         case inherited(Socket)
         case port(UInt16)
     }
 
-    private var inherited: [String: Socket]?
+    private let inherited: [String: Socket]?
 
     init(activation: [(name: String, socket: Socket)]?) throws(SocketActivationError) {
-        guard let activation else { return }
+        guard let activation else {
+            inherited = nil
+            return
+        }
         var byName: [String: Socket] = [:]
         for (name, socket) in activation {
             guard ["tls", "plain", "metrics"].contains(name), byName[name] == nil else {
@@ -39,7 +42,7 @@ final class ListenSources {
 
     /// With socket activation, a service is served exactly when systemd passed its socket;
     /// otherwise when it has a port.
-    func take(_ name: String, port: UInt16?) -> Source? {
+    func source(for name: String, port: UInt16?) -> Source? {
         guard let inherited else { return port.map(Source.port) }
         return inherited[name].map(Source.inherited)
     }

@@ -58,14 +58,15 @@ public final class EchoServer {
             handshakeTimeout: UInt64(configuration.handshakeTimeout * 1e9),
             idleTimeout: UInt64(configuration.idleTimeout * 1e9))
         let sources = try ListenSources(activation: configuration.socketActivation ? SocketActivation.takeInherited() : nil)
+        // Both echo ports speak the same protocol after the same preamble; only the transport differs.
+        let echo = configuration.mode.makeApplication(maxLine: configuration.maxLine)
+        let preamble = configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } as PreambleFactory }
 
-        if let source = sources.take("tls", port: configuration.tlsPort) {
+        if let source = sources.source(for: "tls", port: configuration.tlsPort) {
             let context = try TLSContext.server(configuration.tls)
             fingerprint = context.fingerprint
             shared.currentTLSContext = context
             let shared = self.shared
-            let echo = configuration.mode.makeApplication(maxLine: configuration.maxLine)
-            let preamble = configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } as PreambleFactory }
             tlsAddresses = try open(from: source, hosts: configuration.hosts, Service(
                 name: "tls", traffic: \.tls, policy: policy, preamble: preamble, application: echo) { socket in
                 // Set before the first listener opens and only ever replaced, never cleared.
@@ -79,16 +80,15 @@ public final class EchoServer {
                 logger.notice("ephemeral self-signed certificate for localhost, 127.0.0.1, ::1; sha256 fingerprint \(fingerprint)", metadata: ["event": "ephemeral_certificate"])
             }
         }
-        if let source = sources.take("plain", port: configuration.plainPort) {
+        if let source = sources.source(for: "plain", port: configuration.plainPort) {
             // Plain TCP can tell a refused client why; TLS cannot before a handshake.
             plainAddresses = try open(from: source, hosts: configuration.hosts, Service(
                 name: "plain", traffic: \.plain, policy: policy, refusalMessage: Array("ERROR server busy\r\n".utf8),
-                preamble: configuration.proxyProtocol.map { versions in { ProxyHeaderReader(accepting: versions) } },
-                application: configuration.mode.makeApplication(maxLine: configuration.maxLine)) { socket in
+                preamble: preamble, application: echo) { socket in
                 PlainTransport(socket: socket)
             })
         }
-        if let source = sources.take("metrics", port: configuration.metricsPort) {
+        if let source = sources.source(for: "metrics", port: configuration.metricsPort) {
             let status = StatusSource(loops: workers.map(\.counters), logLinesDropped: logLinesDropped,
                                       page: StatusPage(tls: tlsAddresses, plain: plainAddresses, fingerprint: fingerprint))
             // A request must be whole within the handshake timeout: a slow one is cut off.
