@@ -48,6 +48,9 @@ static inline long COpenSSL_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
 static inline long COpenSSL_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) {
     return SSL_CTX_set1_groups_list(ctx, list);
 }
+static inline int COpenSSL_SSL_get_negotiated_group(SSL *ssl) {
+    return (int)SSL_get_negotiated_group(ssl);
+}
 /* The OpenSSL secure-echo was compiled against (the run-time one is OpenSSL_version()). */
 static inline const char *COpenSSL_compiled_version(void) { return OPENSSL_VERSION_TEXT; }
 static inline void COpenSSL_OPENSSL_free(void *pointer) {

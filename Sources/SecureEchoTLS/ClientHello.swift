@@ -119,6 +119,12 @@ package struct ClientHello: Sendable, Equatable {
         guard data.isEmpty else { throw .malformed("bytes after the contents of extension \(type)") }
     }
 
+    /// "TLSv1.3,TLSv1.2": supported_versions without GREASE, else legacy_version alone.
+    package var offeredVersionNames: [String] {
+        let versions = supportedVersions.filter { !TLSNames.isGREASE($0) }
+        return (versions.isEmpty ? [legacyVersion] : versions).map(TLSNames.version)
+    }
+
     /// The highest version offered: supported_versions without GREASE, else legacy_version.
     package var highestOfferedVersion: UInt16 {
         supportedVersions.filter { !TLSNames.isGREASE($0) }.max() ?? legacyVersion

@@ -12,12 +12,15 @@ package final class TLSCallbacks: @unchecked Sendable {
     private let keylog: SecretFile?
     /// The server's ALPN protocols in wire format (length-prefixed), preference order.
     private let alpnWire: [UInt8]
+    /// No overlap: go on without ALPN rather than refuse the client.
+    fileprivate let alpnOptional: Bool
 
     /// Keys from --ticket-key-file; nil leaves tickets to OpenSSL's own keys.
     fileprivate let ticketKeys: TicketKeys?
 
-    package init(keylogPath: String?, alpn: [String], ticketKeyFiles: [String] = []) throws(TLSContextError) {
+    package init(keylogPath: String?, alpn: [String], alpnOptional: Bool = false, ticketKeyFiles: [String] = []) throws(TLSContextError) {
         alpnWire = Self.wireFormat(alpn)
+        self.alpnOptional = alpnOptional
         ticketKeys = ticketKeyFiles.isEmpty ? nil : try TicketKeys(files: ticketKeyFiles)
         guard let keylogPath else {
             keylog = nil
@@ -115,7 +118,7 @@ private let alpnSelectCallback: @convention(c) (
     TLSSession.owning(ssl)?.offeredALPN = TLSCallbacks.decode(offered)
     let server = Unmanaged<TLSCallbacks>.fromOpaque(arg).takeUnretainedValue()
     guard let chosen = server.select(from: offered), let out, let outLength else {
-        return SSL_TLSEXT_ERR_ALERT_FATAL
+        return server.alpnOptional ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL
     }
     out.pointee = chosen.baseAddress
     outLength.pointee = UInt8(chosen.count)

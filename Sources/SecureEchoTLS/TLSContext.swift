@@ -38,28 +38,31 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: - Server
 
-    public static func server(_ options: TLSServerOptions) throws(TLSContextError) -> TLSContext {
-        guard let first = options.certificates.first else { return try server(options, certificate: .ephemeral, alternates: []) }
+    /// `sibling`: an ephemeral certificate is taken from this context instead of made anew, so
+    /// that two listeners of one server show the same certificate.
+    public static func server(_ options: TLSServerOptions, sibling: TLSContext? = nil) throws(TLSContextError) -> TLSContext {
+        guard let first = options.certificates.first else { return try server(options, certificate: .ephemeral, alternates: [], sibling: sibling) }
         var alternates: [TLSContext] = []
         for certificate in options.certificates.dropFirst() {
-            alternates.append(try server(options, certificate: certificate, alternates: []))
+            alternates.append(try server(options, certificate: certificate, alternates: [], sibling: sibling))
         }
-        return try server(options, certificate: first, alternates: alternates)
+        return try server(options, certificate: first, alternates: alternates, sibling: sibling)
     }
 
     private static func server(_ options: TLSServerOptions, certificate: CertificateSource,
-                               alternates: [TLSContext]) throws(TLSContextError) -> TLSContext {
+                               alternates: [TLSContext], sibling: TLSContext?) throws(TLSContextError) -> TLSContext {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw .library(.drain("SSL_CTX_new"))
         }
         let callbacks: TLSCallbacks
         do throws(TLSContextError) {
             try applyServerPolicy(ctx, minimumVersion: options.minimumVersion)
-            try useCertificate(certificate, in: ctx)
+            try useCertificate(certificate, in: ctx, sibling: sibling)
             if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
             configureResumption(options, in: ctx)
             try useGroups(options.groups, in: ctx)
-            callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn, ticketKeyFiles: options.ticketKeyFiles)
+            callbacks = try TLSCallbacks(keylogPath: options.keylogPath, alpn: options.alpn, alpnOptional: options.alpnOptional,
+                                         ticketKeyFiles: options.ticketKeyFiles)
         } catch {
             SSL_CTX_free(ctx)
             throw error
@@ -70,9 +73,16 @@ public final class TLSContext: @unchecked Sendable {
                           callbacks: callbacks, alternates: alternates)
     }
 
-    private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer) throws(TLSContextError) {
+    private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer,
+                                       sibling: TLSContext? = nil) throws(TLSContextError) {
         switch source {
         case .ephemeral:
+            if let sibling, let x509 = SSL_CTX_get0_certificate(sibling.pointer), let key = SSL_CTX_get0_privatekey(sibling.pointer) {
+                guard SSL_CTX_use_certificate(ctx, x509) == 1, SSL_CTX_use_PrivateKey(ctx, key) == 1 else {
+                    throw .library(.drain("SSL_CTX_use_certificate"))
+                }
+                return
+            }
             let certificate = try SelfSignedCertificate.make()
             guard SSL_CTX_use_certificate(ctx, certificate.x509) == 1,
                   SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1 else {

@@ -35,6 +35,8 @@ public struct TLSServerOptions: Sendable, Equatable {
     public var keylogPath: String?
     /// Protocols offered through ALPN, in the server's order of preference; empty ignores ALPN.
     public var alpn: [String] = []
+    /// A client offering none of `alpn` goes on without ALPN instead of being refused.
+    public var alpnOptional = false
     /// Key-exchange groups, in OpenSSL's list syntax and the server's order of preference:
     /// Mozilla's intermediate profile by default.
     public var groups = TLSServerOptions.defaultGroups

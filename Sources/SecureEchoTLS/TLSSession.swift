@@ -21,6 +21,13 @@ package final class TLSSession {
     private var retryWriteLength: Int?
     /// What the client offered through ALPN (set by the selection callback).
     var offeredALPN: [String]?
+    /// The client's first ClientHello as parsed from its bytes (server sessions), or why it
+    /// could not be; nil before it arrives and after `releaseClientHello()`.
+    package private(set) var clientHello: Result<ClientHello, ClientHelloError>?
+    /// Handshake records received before the ClientHello was whole.
+    private var helloRecords = 0
+    /// The server answered with a HelloRetryRequest, so a second ClientHello came.
+    private var helloRetried = false
 
     deinit { SSL_free(ssl) }
 
@@ -32,7 +39,33 @@ package final class TLSSession {
         if context.isServer { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
         // Unretained: callbacks run only inside calls this session makes, while it is alive.
         SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+        // Only during the handshake: cleared once it completes, so echo never pays for it.
+        if context.isServer { SSL_set_msg_callback(ssl, clientHelloObserver) }
     }
+
+    /// Sees every record header and handshake message OpenSSL reads, until the handshake ends.
+    fileprivate func observe(contentType: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        switch contentType {
+        case Int32(SSL3_RT_HEADER) where first == UInt8(SSL3_RT_HANDSHAKE) && clientHello == nil:
+            helloRecords += 1
+        case Int32(SSL3_RT_HANDSHAKE) where first == UInt8(SSL3_MT_CLIENT_HELLO):
+            guard clientHello == nil else {
+                helloRetried = true
+                return
+            }
+            clientHello = Result { () throws(ClientHelloError) in
+                var hello = try ClientHello(message: bytes)
+                hello.records = max(helloRecords, 1)
+                return hello
+            }
+        default:
+            break
+        }
+    }
+
+    /// Lets go of the parsed ClientHello once nothing will read it (an idle connection keeps none).
+    package func releaseClientHello() { clientHello = nil }
 
     /// The session that owns `ssl`, for OpenSSL's callbacks.
     package static func owning(_ ssl: OpaquePointer?) -> TLSSession? {
@@ -87,7 +120,10 @@ package final class TLSSession {
         clearErrorQueue()
         errno = 0
         let rc = SSL_do_handshake(ssl)
-        if rc == 1 { return .done }
+        if rc == 1 {
+            SSL_set_msg_callback(ssl, nil)
+            return .done
+        }
         do throws(TLSSessionError) {
             switch try outcome(of: rc, "handshake") {
             case .wouldBlock(let interest): return .wouldBlock(interest)
@@ -187,7 +223,25 @@ package final class TLSSession {
             alpn: alpn,
             alpnOffered: offeredALPN,
             resumed: SSL_session_reused(ssl) == 1,
-            clientSubject: peerCertificateSubject)
+            clientSubject: peerCertificateSubject,
+            group: negotiatedGroup,
+            helloRetried: helloRetried,
+            clientVerification: clientVerification)
+    }
+
+    /// The key-exchange group ("x25519"), nil when none was used (TLS 1.2 RSA, PSK-only).
+    private var negotiatedGroup: String? {
+        let id = COpenSSL_SSL_get_negotiated_group(ssl)
+        guard id > 0 else { return nil }
+        return SSL_group_to_name(ssl, id).map { String(cString: $0) } ?? "group \(id)"
+    }
+
+    /// "ok", or why the presented client certificate did not verify; nil when none was presented.
+    private var clientVerification: String? {
+        guard SSL_get0_peer_certificate(ssl) != nil else { return nil }
+        let result = SSL_get_verify_result(ssl)
+        if result == X509_V_OK { return "ok" }
+        return X509_verify_cert_error_string(result).map { String(cString: $0) } ?? "error \(result)"
     }
 
     /// The verified peer certificate's subject ("/CN=secure-echo client"), if one was presented.
@@ -229,4 +283,12 @@ package final class TLSSession {
             throw .library(OpenSSLError.drain(operation))
         }
     }
+}
+
+/// OpenSSL's message callback, installed on server sessions for the handshake only.
+private let clientHelloObserver: @convention(c) (
+    Int32, Int32, Int32, UnsafeRawPointer?, Int, OpaquePointer?, UnsafeMutableRawPointer?
+) -> Void = { written, _, contentType, buffer, length, ssl, _ in
+    guard written == 0, let buffer, let session = TLSSession.owning(ssl) else { return }
+    session.observe(contentType: contentType, UnsafeRawBufferPointer(start: buffer, count: length))
 }

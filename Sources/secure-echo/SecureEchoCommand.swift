@@ -106,6 +106,10 @@ struct SecureEchoCommand: ParsableCommand {
                                discussion: "Served by the same event loops; the ready line gains metrics=HOST:PORT."))
     var metricsPort: UInt16?
 
+    @Option(help: ArgumentHelp("Serve handshake reports on this port: TLS, and instead of echo the client is told what it offered (JA3, JA4, ciphers, groups, extensions) and what was negotiated; 0 lets the OS choose (default: off).",
+                               discussion: "Same certificates and TLS policy as the TLS port. Clients negotiating http/1.1 (curl, browsers) get JSON for GET /; others get key: value lines at once. The ready line gains report=HOST:PORT."))
+    var reportPort: UInt16?
+
     @Option(help: "Address the metrics port listens on.")
     var metricsHost = "127.0.0.1"
 
@@ -155,6 +159,7 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.shutdownGrace = shutdownGrace
         configuration.proxyProtocol = proxyProtocol
         configuration.metricsPort = metricsPort
+        configuration.reportPort = reportPort
         configuration.metricsHost = metricsHost
         return configuration
     }

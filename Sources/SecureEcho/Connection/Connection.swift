@@ -61,6 +61,8 @@ final class Connection: EventHandler {
     /// The handshake completed (what it settled is read from the transport when the close is
     /// logged, so an idle connection keeps no copy of it).
     private var handshaken = false
+    /// The client's JA4, kept for the close line at debug level only.
+    var ja4: String?
     var closeReason = "eof"
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
     var peerEnded = false
@@ -136,6 +138,7 @@ final class Connection: EventHandler {
                     handshaken = true
                     countHandshake()
                     queue(application.start(SessionInfo(peer: peer, transport: transport)))
+                    transport.releaseClientHello()
                 }
             }
             if state == .echoing || state == .flushing {
@@ -270,9 +273,13 @@ final class Connection: EventHandler {
     /// `failure` is counted when the connection closes before its handshake completed.
     private func close(reason: String, failure: HandshakeFailure = .shutdown) {
         guard state != .closed else { return }
+        // What the client offered, when its handshake did not complete: the log says it.
+        var offer: Result<ClientHello, ClientHelloError>?
         if state == .handshaking {
             counters.handshakeFailed(failure)
             if failure == .proxyHeader { counters.proxyRejected.add() }
+            offer = transport.clientHello
+            if case .success(let hello)? = offer { counters.clientHelloReceived(hello) }
         }
         traffic.closed.add()
         state = .closed
@@ -284,6 +291,6 @@ final class Connection: EventHandler {
         transport.close()
         output.reset()
         onClose?()
-        if logged { loop.logger.info("closed", metadata: closedEvent(reason: reason, session: session)) }
+        if logged { loop.logger.info("closed", metadata: closedEvent(reason: reason, session: session, offer: offer)) }
     }
 }

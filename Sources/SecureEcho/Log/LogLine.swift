@@ -6,7 +6,8 @@ import Logging
 enum LogLine {
     /// Fields in the order a reader wants them; any others follow, sorted by key.
     static let fieldOrder = ["peer", "proxy", "listener", "transport", "loop", "tls_version", "cipher", "sni", "alpn", "alpn_offered",
-                             "resumed", "client", "bytes_in", "bytes_out", "duration_ms", "reason"]
+                             "resumed", "client", "bytes_in", "bytes_out", "duration_ms", "reason",
+                             "offered_versions", "ja4", "offered_ciphers", "offered_groups", "client_hello"]
     /// Free text: quoted even when it has no space, so it reads the same whatever it says.
     static let alwaysQuoted: Set<String> = ["reason", "client"]
     private static let rank = Dictionary(uniqueKeysWithValues: fieldOrder.enumerated().map { ($1, $0) })

@@ -3,6 +3,7 @@
 // other loop writes; a scrape, on whichever loop serves it, reads every loop's counters and
 // sums them. Per-handshake details (versions, ciphers, durations) change far less often and
 // sit behind a per-loop mutex that only a scrape ever contends for.
+import SecureEchoTLS
 import Synchronization
 
 /// A monotonically increasing count with a single writer.
@@ -53,6 +54,8 @@ struct HandshakeTally: Sendable {
     var resumed = 0
     var failures: [HandshakeFailure: Int] = [:]
     var negotiated: [Negotiated: Int] = [:]
+    /// ClientHellos by the highest version they offered ("TLSv1.3"), completed or not.
+    var offeredMaximum: [String: Int] = [:]
     /// Cumulative counts per bucket of `handshakeBuckets`, then the count and sum of all.
     var durationBuckets = [Int](repeating: 0, count: handshakeBuckets.count)
     var durationCount = 0
@@ -95,6 +98,14 @@ final class LoopCounters: Sendable {
             tally.durationCount += 1
             tally.durationSum += seconds
         }
+    }
+
+    /// Counted once per connection, when its handshake completes or fails.
+    func clientHelloReceived(_ hello: ClientHello) {
+        // Unnamed versions share one label, so that no client can grow the set.
+        let named = TLSNames.version(hello.highestOfferedVersion)
+        let version = named.hasPrefix("0x") ? "unknown" : named
+        handshakes.withLock { $0.offeredMaximum[version, default: 0] += 1 }
     }
 
     func handshakeFailed(_ reason: HandshakeFailure) {

@@ -39,6 +39,7 @@ enum MetricsText {
             tally.resumed += one.resumed
             tally.failures.merge(one.failures, uniquingKeysWith: +)
             tally.negotiated.merge(one.negotiated, uniquingKeysWith: +)
+            tally.offeredMaximum.merge(one.offeredMaximum, uniquingKeysWith: +)
             for index in tally.durationBuckets.indices { tally.durationBuckets[index] += one.durationBuckets[index] }
             tally.durationCount += one.durationCount
             tally.durationSum += one.durationSum
@@ -50,6 +51,10 @@ enum MetricsText {
         family("secure_echo_tls_negotiated_total", "counter", "Completed TLS handshakes by protocol version and cipher suite.",
                tally.negotiated.sorted { $0.key < $1.key }.map { key, count in
                    ("{version=\"\(key.version)\",cipher=\"\(key.cipher)\"}", String(count))
+               })
+        family("secure_echo_tls_client_hellos_total", "counter", "ClientHellos received (handshake completed or not), by the highest protocol version offered.",
+               tally.offeredMaximum.sorted { $0.key < $1.key }.map { version, count in
+                   ("{offered_max_version=\"\(version)\"}", String(count))
                })
         var buckets = zip(handshakeBuckets, tally.durationBuckets).map { bound, count in
             (labels: "{le=\"\(format(bound))\"}", value: String(count))

@@ -32,8 +32,8 @@ struct ListenSources {
         }
         var byName: [String: Socket] = [:]
         for (name, socket) in activation {
-            guard ["tls", "plain", "metrics"].contains(name), byName[name] == nil else {
-                throw SocketActivationError("socket activation: unknown or repeated socket name '\(name)' (tls, plain, metrics)")
+            guard ["tls", "plain", "metrics", "report"].contains(name), byName[name] == nil else {
+                throw SocketActivationError("socket activation: unknown or repeated socket name '\(name)' (tls, plain, metrics, report)")
             }
             byName[name] = socket
         }

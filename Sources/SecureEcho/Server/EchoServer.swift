@@ -23,6 +23,8 @@ public final class EchoServer {
 
     /// Where the metrics and status page listen (one address), when --metrics-port is given.
     public private(set) var metricsAddresses: [SocketAddress] = []
+    /// Where the handshake report port listens (one per host), when --report-port is given.
+    public private(set) var reportAddresses: [SocketAddress] = []
 
     let logger: Logger
     let shared = SharedServerState()
@@ -88,6 +90,19 @@ public final class EchoServer {
                 PlainTransport(socket: socket)
             })
         }
+        if let source = sources.source(for: "report", port: configuration.reportPort) {
+            shared.currentReportContext = try TLSContext.server(configuration.reportTLS, sibling: shared.currentTLSContext)
+            let shared = self.shared
+            let requested = configuration.tls.clientCA != nil
+            // An HTTP client's request, like a handshake, must be whole within the handshake timeout.
+            let reportPolicy = ConnectionPolicy(handshakeTimeout: policy.handshakeTimeout, idleTimeout: policy.handshakeTimeout)
+            reportAddresses = try open(from: source, hosts: configuration.hosts, Service(
+                name: "report", traffic: \.tls, policy: reportPolicy, preamble: preamble,
+                application: { ReportApplication(clientCertificatesRequested: requested) }) { socket in
+                guard let context = shared.currentReportContext else { preconditionFailure("report listener without a TLS context") }
+                return try TLSTransport(socket: socket, context: context)
+            })
+        }
         if let source = sources.source(for: "metrics", port: configuration.metricsPort) {
             let status = StatusSource(loops: workers.map(\.counters), logLinesDropped: logLinesDropped,
                                       page: StatusPage(tls: tlsAddresses, plain: plainAddresses, fingerprint: fingerprint))
@@ -104,7 +119,7 @@ public final class EchoServer {
     /// field per address when several hosts are served.
     public var readyLine: String {
         (["ready"] + tlsAddresses.map { "tls=\($0)" } + plainAddresses.map { "plain=\($0)" }
-            + metricsAddresses.map { "metrics=\($0)" }).joined(separator: " ")
+            + metricsAddresses.map { "metrics=\($0)" } + reportAddresses.map { "report=\($0)" }).joined(separator: " ")
     }
 
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
@@ -171,7 +186,8 @@ public final class EchoServer {
     /// connections get the new context; open sessions keep the one they started with, and
     /// tickets issued before stay valid. A file that does not load changes nothing.
     private func reload() {
-        guard configuration.tlsPort != nil, !shared.shutdownRequested.load(ordering: .relaxed) else { return }
+        guard configuration.tlsPort != nil || configuration.reportPort != nil,
+              !shared.shutdownRequested.load(ordering: .relaxed) else { return }
         guard configuration.tls.certificates != [.ephemeral] || configuration.tls.clientCA != nil else {
             logger.notice("SIGHUP: nothing to reload (ephemeral certificate)", metadata: ["event": "reload"])
             return
@@ -187,6 +203,7 @@ public final class EchoServer {
                     logger.warning("SIGHUP: \(error); tickets issued before the reload will not resume", metadata: ["event": "reload"])
                 }
             }
+            if configuration.reportPort != nil { shared.currentReportContext = try TLSContext.server(configuration.reportTLS) }
             shared.currentTLSContext = context
             fingerprint = context.fingerprint
             logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")", metadata: ["event": "reload"])

@@ -36,11 +36,23 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var proxyProtocol: ProxyProtocol?
     /// Port for GET /metrics (Prometheus) and GET / (status page); 0 lets the OS choose; nil: none.
     public var metricsPort: UInt16?
+    /// Port answering each TLS handshake with a report on it (ClientHello, JA3/JA4, what was
+    /// negotiated) instead of echo; same certificates and policy as the TLS port; nil: none.
+    public var reportPort: UInt16?
     /// Address the metrics port binds to: local only by default.
     public var metricsHost = "127.0.0.1"
     /// Serve the listening sockets systemd passes (LISTEN_FDS, named tls, plain, metrics by
     /// LISTEN_FDNAMES) instead of binding ports, when it passes any.
     public var socketActivation = true
+
+    /// The report port's TLS options: the TLS port's, offering http/1.1 to clients that ask
+    /// for it (curl, browsers get JSON) and going on without ALPN for the others.
+    public var reportTLS: TLSServerOptions {
+        var options = tls
+        options.alpn = ["http/1.1"]
+        options.alpnOptional = true
+        return options
+    }
 
     public static var onlineProcessors: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
@@ -50,8 +62,8 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Checks the values the type system cannot; each error names the flag at fault.
     public func validate() throws(ConfigurationError) {
-        if tlsPort == nil && plainPort == nil {
-            throw ConfigurationError("--no-tls and --no-plain together leave nothing to serve")
+        if tlsPort == nil && plainPort == nil && reportPort == nil {
+            throw ConfigurationError("--no-tls and --no-plain together leave nothing to serve (add --report-port, or drop one)")
         }
         if maxLine < 1 || maxLine > Self.maxLineLimit {
             throw ConfigurationError("--max-line must be between 1 and \(Self.maxLineLimit) bytes, got \(maxLine)")

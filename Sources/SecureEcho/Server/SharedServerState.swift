@@ -18,6 +18,8 @@ final class SharedServerState: Sendable {
     let cutAtGrace = Atomic<Int>(0)
     /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
     private let tlsContext = Mutex<TLSContext?>(nil)
+    /// The same for the report port (its ALPN differs, so it has a context of its own).
+    private let reportContext = Mutex<TLSContext?>(nil)
 
     /// Takes one of `limit` connection slots, or returns false when all are taken. A
     /// compare-and-exchange, so loops accepting at the same moment can never overshoot.
@@ -39,5 +41,10 @@ final class SharedServerState: Sendable {
     var currentTLSContext: TLSContext? {
         get { tlsContext.withLock { $0 } }
         set { tlsContext.withLock { $0 = newValue } }
+    }
+
+    var currentReportContext: TLSContext? {
+        get { reportContext.withLock { $0 } }
+        set { reportContext.withLock { $0 = newValue } }
     }
 }

@@ -17,6 +17,8 @@ package final class TLSTransport: Transport {
     package var name: String { "tls" }
     package var session: NegotiatedSession? { tls.session }
     package var handshakeProgress: String? { tls.handshakeProgress }
+    package var clientHello: Result<ClientHello, ClientHelloError>? { tls.clientHello }
+    package func releaseClientHello() { tls.releaseClientHello() }
     package var descriptor: CInt { socket.descriptor }
     package var hasBufferedInput: Bool { tls.hasBufferedInput }
 

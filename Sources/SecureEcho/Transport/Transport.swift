@@ -8,6 +8,11 @@ package protocol Transport: AnyObject {
     var name: String { get }
     /// What the TLS handshake settled, once it is done; nil for plain TCP.
     var session: NegotiatedSession? { get }
+    /// The client's first ClientHello (TLS servers), parsed, or why it could not be; nil for
+    /// plain TCP, before it arrives, and once released.
+    var clientHello: Result<ClientHello, ClientHelloError>? { get }
+    /// Nothing will read the ClientHello again: free it.
+    func releaseClientHello()
     /// How far an unfinished handshake got, for logs; nil when there is nothing to say.
     var handshakeProgress: String? { get }
     var descriptor: CInt { get }
