@@ -19,6 +19,10 @@ let package = Package(
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),
         .executableTarget(
+            name: "FuzzClientHello",
+            dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
+            swiftSettings: fuzzerFlags),
+        .executableTarget(
             name: "FuzzConnection",
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),

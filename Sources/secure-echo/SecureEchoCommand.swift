@@ -20,7 +20,7 @@ struct SecureEchoCommand: ParsableCommand {
             so \\r\\n too) once it is complete; stream mode echoes bytes as they arrive. Once every \
             listener is bound, one line goes to stdout: ready tls=HOST:PORT plain=HOST:PORT (and \
             metrics=HOST:PORT with --metrics-port). Under systemd socket activation the sockets it \
-            passes (named tls, plain, metrics) are served instead of the ports. \
+            passes (named tls, plain, metrics, report) are served instead of the ports. \
             Logs go to stderr. Exit codes: 64 for bad usage, 1 for runtime failures.
             """,
         version: "secure-echo \(EchoServer.version), \(TLSContext.libraryVersion)"

@@ -5,7 +5,7 @@ import Glibc
 import Testing
 
 /// `curl -s URL`, with the status code appended on its own last line.
-private func curl(_ url: String, _ extra: [String] = []) throws -> (status: Int, body: String) {
+func curl(_ url: String, _ extra: [String] = []) throws -> (status: Int, body: String) {
     let result = try runCommand("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10"] + extra + [url])
     var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     let status = Int(lines.popLast() ?? "") ?? -1
@@ -13,7 +13,7 @@ private func curl(_ url: String, _ extra: [String] = []) throws -> (status: Int,
 }
 
 /// The value of one sample (`name{labels}`) in a Prometheus text page.
-private func sample(_ page: String, _ series: String) -> Double? {
+func sample(_ page: String, _ series: String) -> Double? {
     page.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
 }
 

@@ -21,6 +21,7 @@ final class ServerProcess {
     private(set) var tlsPort: UInt16 = 0
     private(set) var plainPort: UInt16 = 0
     private(set) var metricsPort: UInt16 = 0
+    private(set) var reportPort: UInt16 = 0
     private(set) var readyLine = ""
 
     /// Starts `secure-echo` on OS-chosen ports with `arguments` added, and waits for its ready line.
@@ -37,6 +38,7 @@ final class ServerProcess {
             if parts[0] == "tls" { tlsPort = port }
             if parts[0] == "plain" { plainPort = port }
             if parts[0] == "metrics" { metricsPort = port }
+            if parts[0] == "report" { reportPort = port }
         }
     }
 

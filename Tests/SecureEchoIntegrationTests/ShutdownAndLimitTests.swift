@@ -206,7 +206,7 @@ struct TLSPolicyTests {
 struct HostileInputTests {
     /// The first 50 bytes of a real ClientHello.
     static func truncatedClientHello() throws -> [UInt8] {
-        Array(try ClientHello.capture().prefix(50))
+        Array(try SampleClientHello.capture().prefix(50))
     }
 
     @Test("a ClientHello cut after 50 bytes, then silence, is closed within --handshake-timeout")

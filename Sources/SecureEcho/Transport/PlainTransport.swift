@@ -13,8 +13,6 @@ package final class PlainTransport: Transport {
     package var name: String { "plain" }
     package var session: NegotiatedSession? { nil }
     package var handshakeProgress: String? { nil }
-    package var clientHello: Result<ClientHello, ClientHelloError>? { nil }
-    package func releaseClientHello() {}
     package var descriptor: CInt { socket.descriptor }
     package var hasBufferedInput: Bool { false }
 

@@ -46,6 +46,10 @@ extension Socket {
 }
 
 extension Transport {
+    /// Transports without a TLS handshake have no ClientHello.
+    package var clientHello: Result<ClientHello, ClientHelloError>? { nil }
+    package func releaseClientHello() {}
+
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384", nil for plain TCP.
     package var negotiated: String? { session?.summary }
 }

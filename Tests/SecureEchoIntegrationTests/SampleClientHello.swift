@@ -5,7 +5,7 @@ import COpenSSL
 @testable import SecureEchoSystem
 @testable import SecureEchoTLS
 
-enum ClientHello {
+enum SampleClientHello {
     static func capture() throws -> [UInt8] {
         var clientBIO: OpaquePointer?
         var peerBIO: OpaquePointer?
