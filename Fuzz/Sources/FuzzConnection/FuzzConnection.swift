@@ -40,6 +40,8 @@ private final class FuzzTransport: Transport {
     var name: String { "fuzz" }
     var session: NegotiatedSession? { nil }
     var handshakeProgress: String? { nil }
+    var clientHello: Result<ClientHello, ClientHelloError>? { nil }
+    func releaseClientHello() {}
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { (script.count - cursor) % 3 == 1 }
 
