@@ -8,6 +8,7 @@
 # secure-echo-bench pingpong (10 connections x 1 KiB over TLS, or CALLGRIND_PLAIN=1 for plain
 # TCP), counting only the bench window (callgrind_control zeroes before and dumps after), and
 # prints instructions per echo for the whole process and for libssl+libcrypto alone.
+# CALLGRIND_MODE=handshake counts per full TLS handshake instead (4 in flight, no echo).
 # Several build directories are measured in one run, side by side, with the same settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +19,15 @@ dirs=("$@")
 seconds="${CALLGRIND_SECONDS:-4}"
 transport=(); port_field=tls
 [ "${CALLGRIND_PLAIN:-0}" = 1 ] && { transport=(--plain); port_field=plain; }
+mode="${CALLGRIND_MODE:-pingpong}"
+workload=(pingpong --connections 10 --size 1024); unit=echo
+[ "$mode" = handshake ] && { workload=(handshake --connections 4); unit=handshake; transport=(); port_field=tls; }
 work="$(mktemp -d)"
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-printf '%-40s %12s %14s %14s\n' "build" "echoes" "instr/echo" "libssl+crypto"
+printf '%-40s %12s %14s %14s\n' "build" "${unit}s" "instr/$unit" "libssl+crypto"
 for dir in "${dirs[@]}"; do
     out="$work/callgrind.out"
     valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no \
@@ -35,12 +39,12 @@ for dir in "${dirs[@]}"; do
     [ -n "$port" ] || { cat "$work/valgrind.log" >&2; exit 1; }
     callgrind_control --zero "$server_pid" >/dev/null 2>&1
     callgrind_control --instr=on "$server_pid" >/dev/null 2>&1
-    result="$("$dir/secure-echo-bench" pingpong --port "$port" ${transport[@]+"${transport[@]}"} \
-        --connections 10 --size 1024 --duration "$seconds" --json)"
+    result="$("$dir/secure-echo-bench" "${workload[@]}" --port "$port" ${transport[@]+"${transport[@]}"} \
+        --duration "$seconds" --json)"
     callgrind_control --instr=off "$server_pid" >/dev/null 2>&1
     callgrind_control --dump "$server_pid" >/dev/null 2>&1
     kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-    messages="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["messages"])' "$result")"
+    messages="$(python3 -c 'import json,sys; r = json.loads(sys.argv[1]); print(r["messages"] or round(r["handshakesPerSecond"] * r["seconds"]))' "$result")"
     # The dump written by --dump carries a suffix; the exit dump (instrumentation off) is empty.
     dump="$(ls -S "$out".* 2>/dev/null | head -1)"
     [ -n "$dump" ] || dump="$out"

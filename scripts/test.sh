@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests drive (openssl, gnutls-cli, telnet, expect, nc, sslscan, haproxy, chromium, systemd's tools) when missing, then runs
+# Installs what the tests drive (openssl, gnutls-cli, socat, ncat, telnet, expect, nc, sslscan, haproxy, chromium, systemd's tools) when missing, then runs
 # `swift test`: unit tests and integration tests against the real binary.
 #   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
 set -euo pipefail
@@ -11,6 +11,8 @@ command -v telnet  >/dev/null || need+=(telnet)
 command -v expect  >/dev/null || need+=(expect)
 command -v sslscan >/dev/null || need+=(sslscan)
 command -v gnutls-cli >/dev/null || need+=(gnutls-bin)
+command -v socat >/dev/null || need+=(socat)         # report port clients
+command -v ncat >/dev/null || need+=(ncat)
 command -v python3 >/dev/null || need+=(python3)   # a deliberately wrong echo server in the bench tests
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)         # in front of the server, with PROXY protocol
 command -v chromium >/dev/null || need+=(chromium)  # renders the status page, headless

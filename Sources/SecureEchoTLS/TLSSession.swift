@@ -23,7 +23,9 @@ package final class TLSSession {
     var offeredALPN: [String]?
     /// The client's first ClientHello as parsed from its bytes (server sessions), or why it
     /// could not be; nil before it arrives and after `releaseClientHello()`.
-    package private(set) var clientHello: Result<ClientHello, ClientHelloError>?
+    package var clientHello: Result<ClientHello, ClientHelloError>? { captured?.hello }
+    /// Boxed, so that a session keeps one pointer for it rather than the value's hundred bytes.
+    private var captured: CapturedHello?
     /// Handshake records received before the ClientHello was whole.
     private var helloRecords = 0
     /// The server answered with a HelloRetryRequest, so a second ClientHello came.
@@ -47,25 +49,26 @@ package final class TLSSession {
     fileprivate func observe(contentType: Int32, _ bytes: UnsafeRawBufferPointer) {
         guard let first = bytes.first else { return }
         switch contentType {
-        case Int32(SSL3_RT_HEADER) where first == UInt8(SSL3_RT_HANDSHAKE) && clientHello == nil:
+        case Int32(SSL3_RT_HEADER) where first == UInt8(SSL3_RT_HANDSHAKE) && captured == nil:
             helloRecords += 1
         case Int32(SSL3_RT_HANDSHAKE) where first == UInt8(SSL3_MT_CLIENT_HELLO):
-            guard clientHello == nil else {
+            guard captured == nil else {
                 helloRetried = true
                 return
             }
-            clientHello = Result { () throws(ClientHelloError) in
+            captured = CapturedHello(Result { () throws(ClientHelloError) in
                 var hello = try ClientHello(message: bytes)
                 hello.records = max(helloRecords, 1)
                 return hello
-            }
+            })
         default:
             break
         }
     }
 
     /// Lets go of the parsed ClientHello once nothing will read it (an idle connection keeps none).
-    package func releaseClientHello() { clientHello = nil }
+    /// Only once the handshake is done (no second hello can come then).
+    package func releaseClientHello() { captured = nil }
 
     /// The session that owns `ssl`, for OpenSSL's callbacks.
     package static func owning(_ ssl: OpaquePointer?) -> TLSSession? {
@@ -291,4 +294,9 @@ private let clientHelloObserver: @convention(c) (
 ) -> Void = { written, _, contentType, buffer, length, ssl, _ in
     guard written == 0, let buffer, let session = TLSSession.owning(ssl) else { return }
     session.observe(contentType: contentType, UnsafeRawBufferPointer(start: buffer, count: length))
+}
+
+private final class CapturedHello {
+    let hello: Result<ClientHello, ClientHelloError>
+    init(_ hello: Result<ClientHello, ClientHelloError>) { self.hello = hello }
 }

@@ -78,6 +78,17 @@ struct ReportPortTests {
         #expect(report["offered_groups"]?.contains("x25519") == true)
     }
 
+    @Test("socat and ncat get the text report")
+    func socatAndNcat() throws {
+        let server = try ServerProcess(["--report-port", "0"])
+        let socat = try runCommand("/usr/bin/socat", ["-", "OPENSSL:localhost:\(server.reportPort),verify=0"], timeout: 20)
+        #expect(fields(socat.stdout)["tls_version"] == "TLSv1.3", "\(socat.stdout)\n\(socat.stderr)")
+        #expect(fields(socat.stdout)["sni"] == "localhost")
+        let ncat = try runCommand("/usr/bin/ncat", ["--ssl", "localhost", "\(server.reportPort)"], timeout: 20)
+        #expect(fields(ncat.stdout)["tls_version"] == "TLSv1.3", "\(ncat.stdout)\n\(ncat.stderr)")
+        #expect(fields(ncat.stdout)["ja4"]?.hasPrefix("t13d") == true)
+    }
+
     @Test("Python's ssl: JA3, JA4 and JA4_r equal the client's own computation from the bytes it sent, in one record or two")
     func independentFingerprints() throws {
         let server = try ServerProcess(["--report-port", "0"])
