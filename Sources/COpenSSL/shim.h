@@ -48,6 +48,9 @@ static inline long COpenSSL_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
 static inline long COpenSSL_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) {
     return SSL_CTX_set1_groups_list(ctx, list);
 }
+static inline int COpenSSL_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x509) {
+    return (int)SSL_CTX_add1_chain_cert(ctx, x509);
+}
 static inline int COpenSSL_SSL_get_negotiated_group(SSL *ssl) {
     return (int)SSL_get_negotiated_group(ssl);
 }

@@ -33,6 +33,39 @@ package enum FileAccess {
     }
 }
 
+extension FileAccess {
+    /// Replaces `path` with `contents` atomically: written to a temporary file beside it with
+    /// `mode`, flushed, then renamed over it, so a reader sees the old file or the new one,
+    /// never half of one. The error names the path.
+    package static func replace(_ path: String, with contents: String, mode: mode_t) throws(SystemCallError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = try syscall("open \(temporary)", { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) })
+        var bytes = Array(contents.utf8)
+        var written = 0
+        do throws(SystemCallError) {
+            // The mode given to open is masked by the umask; a key must end up exactly 0600.
+            try syscall("fchmod \(temporary)", { fchmod(fd, mode) })
+            while written < bytes.count {
+                let count = try syscall("write \(temporary)", { bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress.map { $0 + written }, $0.count - written) } })
+                written += count
+            }
+            try syscall("fsync \(temporary)", { fsync(fd) })
+        } catch {
+            _ = close(fd)
+            _ = unlink(temporary)
+            throw error
+        }
+        _ = close(fd)
+        do {
+            try syscall("rename \(temporary) to \(path)", { rename(temporary, path) })
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+        bytes.withUnsafeMutableBytes { raw in if let base = raw.baseAddress { _ = memset(base, 0, raw.count) } }
+    }
+}
+
 package enum SmallFileError: Error {
     case unreadable(String)
     case tooLarge

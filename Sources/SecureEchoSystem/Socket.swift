@@ -133,6 +133,14 @@ package final class Socket {
         try syscall("setsockopt \(name)", { setsockopt(fd, level, option, &v, socklen_t(MemoryLayout<CInt>.size)) })
     }
 
+    /// Makes the next close send a RST instead of a FIN (SO_LINGER with a zero timeout), for a
+    /// test profile that must look like a crash.
+    package func setResetOnClose() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        let fd = descriptor
+        _ = try? syscall("setsockopt SO_LINGER", { setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size)) })
+    }
+
     /// Echo is latency-bound request/response traffic: Nagle would hold back every short echo.
     package func setNoDelay() {
         try? setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1, name: "TCP_NODELAY")

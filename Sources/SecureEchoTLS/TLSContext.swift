@@ -57,6 +57,10 @@ public final class TLSContext: @unchecked Sendable {
         let callbacks: TLSCallbacks
         do throws(TLSContextError) {
             try applyServerPolicy(ctx, minimumVersion: options.minimumVersion)
+            if let maximum = options.maximumVersion, COpenSSL_SSL_CTX_set_max_proto_version(ctx, maximum.rawValue) != 1 {
+                throw .library(.drain("SSL_CTX_set_max_proto_version"))
+            }
+            if options.refuseEveryHandshake { SSL_CTX_set_client_hello_cb(ctx, refusingClientHelloCallback, nil) }
             try useCertificate(certificate, in: ctx, sibling: sibling)
             if let clientCA = options.clientCA { try requireClientCertificates(clientCA, options.clientAuth, in: ctx) }
             configureResumption(options, in: ctx)
@@ -88,6 +92,16 @@ public final class TLSContext: @unchecked Sendable {
                   SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1 else {
                 throw .library(.drain("SSL_CTX_use_certificate"))
             }
+        case .issued(let leaf, let chain):
+            ERR_clear_error()
+            guard SSL_CTX_use_certificate(ctx, leaf.x509) == 1, SSL_CTX_use_PrivateKey(ctx, leaf.key) == 1 else {
+                throw .library(.drain("SSL_CTX_use_certificate"))
+            }
+            for certificate in chain where COpenSSL_SSL_CTX_add1_chain_cert(ctx, certificate.x509) != 1 {
+                throw .library(.drain("SSL_CTX_add1_chain_cert"))
+            }
+            // The chain sent is exactly the one given: never completed from a store.
+            _ = COpenSSL_SSL_CTX_set_mode(ctx, Int(SSL_MODE_NO_AUTO_CHAIN))
         case .files(let certificatePath, let keyPath):
             try checkReadable(certificatePath)
             try checkReadable(keyPath)
@@ -249,4 +263,10 @@ public final class TLSContext: @unchecked Sendable {
 public enum TLSVersion: Int32, Sendable, CaseIterable {
     case tls12 = 0x0303
     case tls13 = 0x0304
+}
+
+/// Fails every handshake at the ClientHello with the alert OpenSSL is given (handshake_failure).
+private let refusingClientHelloCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = { _, alert, _ in
+    alert?.pointee = SSL_AD_HANDSHAKE_FAILURE
+    return SSL_CLIENT_HELLO_ERROR
 }

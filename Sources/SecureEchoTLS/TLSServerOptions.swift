@@ -8,6 +8,18 @@ public enum CertificateSource: Sendable, Equatable {
     case ephemeral
     /// PEM files: a certificate chain (leaf first) and its private key.
     case files(certificate: String, key: String)
+    /// Made in-process (test profiles): the leaf and exactly the chain to send after it, in
+    /// that order (nothing is added from any store).
+    case issued(CertificateAndKey, chain: [CertificateAndKey])
+
+    public static func == (a: CertificateSource, b: CertificateSource) -> Bool {
+        switch (a, b) {
+        case (.ephemeral, .ephemeral): true
+        case let (.files(c1, k1), .files(c2, k2)): c1 == c2 && k1 == k2
+        case let (.issued(l1, ch1), .issued(l2, ch2)): l1 === l2 && ch1.count == ch2.count && zip(ch1, ch2).allSatisfy { $0 === $1 }
+        default: false
+        }
+    }
 }
 
 /// Whether a client certificate is demanded when `clientCA` is set.
@@ -24,6 +36,10 @@ public struct TLSServerOptions: Sendable, Equatable {
     public var certificates: [CertificateSource] = [.ephemeral]
     /// Lowest TLS version accepted.
     public var minimumVersion = TLSVersion.tls12
+    /// Highest TLS version accepted; nil: the highest OpenSSL knows.
+    public var maximumVersion: TLSVersion?
+    /// Answer every ClientHello with a fatal handshake_failure alert (a test profile).
+    public var refuseEveryHandshake = false
     /// PEM bundle of the CAs that client certificates must chain to; nil asks for none.
     public var clientCA: String?
     public var clientAuth = ClientAuth.required

@@ -110,6 +110,21 @@ struct SecureEchoCommand: ParsableCommand {
                                discussion: "Same certificates and TLS policy as the TLS port. Clients negotiating http/1.1 (curl, browsers) get JSON for GET /; others get key: value lines at once. The ready line gains report=HOST:PORT."))
     var reportPort: UInt16?
 
+    @Option(name: .customLong("profile"), help: ArgumentHelp("Serve a broken-on-purpose TLS profile on its own port (repeatable), or 'all'; PORT defaults to one the OS chooses.",
+                               discussion: "Profiles: \(TLSProfile.allCases.map(\.rawValue).joined(separator: ", ")). Each echoes like the TLS port once its handshake succeeds; the ready line gains profile-NAME=HOST:PORT for each, in order.",
+                               valueName: "NAME[=PORT]"))
+    var profile: [String] = []
+
+    @Option(help: ArgumentHelp("Directory the profiles' CA (ca.pem, the root to trust) and client certificate (client.pem, client.key) are written to; required with --profile.",
+                               valueName: "DIR"))
+    var profileDir: String?
+
+    @Option(help: ArgumentHelp("Issue the profiles' certificates from this CA (PEM) instead of one made at start; with --profile-ca-key.", valueName: "CERT"))
+    var profileCa: String?
+
+    @Option(help: ArgumentHelp("The --profile-ca private key (PEM).", valueName: "KEY"))
+    var profileCaKey: String?
+
     @Option(help: "Address the metrics port listens on.")
     var metricsHost = "127.0.0.1"
 
@@ -120,6 +135,9 @@ struct SecureEchoCommand: ParsableCommand {
     var logFormat: LogFormat = .text
 
     func validate() throws {
+        for text in profile {
+            do { _ = try ProfileRequest.parse(text) } catch { throw ValidationError(error.description) }
+        }
         do {
             try makeConfiguration().validate()
         } catch {
@@ -127,6 +145,9 @@ struct SecureEchoCommand: ParsableCommand {
         }
         if cert.count != key.count {
             throw ValidationError("--cert and --key must be given together, one --key per --cert (got \(cert.count) and \(key.count))")
+        }
+        if (profileCa == nil) != (profileCaKey == nil) {
+            throw ValidationError("--profile-ca and --profile-ca-key must be given together")
         }
         if clientCa == nil && clientAuth == .optional {
             throw ValidationError("--client-auth needs --client-ca")
@@ -160,6 +181,9 @@ struct SecureEchoCommand: ParsableCommand {
         configuration.proxyProtocol = proxyProtocol
         configuration.metricsPort = metricsPort
         configuration.reportPort = reportPort
+        configuration.profiles = profile.flatMap { (try? ProfileRequest.parse($0)) ?? [] }
+        configuration.profileDirectory = profileDir
+        if let profileCa, let profileCaKey { configuration.profileAuthority = ProfileAuthoritySource(certificate: profileCa, key: profileCaKey) }
         configuration.metricsHost = metricsHost
         return configuration
     }

@@ -83,6 +83,7 @@ private final class ScriptedTransport: Transport {
 
     func shutdownOutput() throws(TransportError) -> Step { shutdownCalled = true; return .done }
     func close() { socket.close() }
+    func resetOnClose() {}
 
     var writtenText: String { String(decoding: written, as: UTF8.self) }
 }

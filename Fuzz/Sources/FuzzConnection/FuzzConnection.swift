@@ -110,6 +110,8 @@ private final class FuzzTransport: Transport {
     }
 
     func close() { socket.close() }
+
+    func resetOnClose() {}
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

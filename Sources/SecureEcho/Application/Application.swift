@@ -29,8 +29,22 @@ enum Reply: Equatable {
     /// `closeReason`, the connection closes politely once they are sent.
     case send([UInt8], closeReason: String? = nil)
 
+    /// Like `echo(count)`, then the connection closes once those bytes are sent, the way
+    /// `ending` says, whatever else arrived (test profiles that misbehave on purpose).
+    case echoThenClose(Int, reason: String, ending: Ending)
+
     /// Consumes the input and sends nothing.
     static let nothing = Reply.send([])
+}
+
+/// How a connection closed by its application ends its stream.
+enum Ending: Equatable {
+    /// close_notify (TLS) or FIN, then the peer's end of stream is awaited: the normal close.
+    case polite
+    /// The socket is closed without close_notify (a FIN only).
+    case withoutCloseNotify
+    /// The socket is closed with a RST (SO_LINGER 0).
+    case reset
 }
 
 /// Who the peer is and what the transport settled on, for applications that answer with it.

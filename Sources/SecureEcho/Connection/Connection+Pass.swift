@@ -106,6 +106,8 @@ extension Connection {
         let fresh = UnsafeRawBufferPointer(rebasing: bytes[carried...])
         let reply = application.receive(fresh)
         guard case .echo(let releasable) = reply else {
+            // Echo counts from the first byte not yet answered: the carried line included.
+            if case .echoThenClose = reply { output.append(bytes) }
             queue(reply)
             return nil
         }
@@ -144,6 +146,11 @@ extension Connection {
             bytes.withUnsafeBytes { output.append($0) }
             output.release(bytes.count)
             if let closeReason { finishAfterSending(reason: closeReason) }
+        case .echoThenClose(let count, let reason, let how):
+            output.release(count)
+            output.dropHeld()
+            ending = how
+            finishAfterSending(reason: reason)
         }
     }
 

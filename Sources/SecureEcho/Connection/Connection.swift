@@ -64,6 +64,8 @@ final class Connection: EventHandler {
     /// The client's JA4, kept for the close line at debug level only.
     var ja4: String?
     var closeReason = "eof"
+    /// How the stream ends once everything is sent.
+    var ending = Ending.polite
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
     var peerEnded = false
     var bytesIn = 0
@@ -145,6 +147,10 @@ final class Connection: EventHandler {
                 if let interest = try pump() { return wait(for: interest) }
             }
             if state == .closing {
+                if ending != .polite {
+                    if ending == .reset { transport.resetOnClose() }
+                    return close(reason: closeReason)
+                }
                 switch try transport.shutdownOutput() {
                 case .wouldBlock(let interest): return wait(for: interest)
                 case .done where peerEnded: return close(reason: closeReason)

@@ -32,8 +32,10 @@ struct ListenSources {
         }
         var byName: [String: Socket] = [:]
         for (name, socket) in activation {
-            guard ["tls", "plain", "metrics", "report"].contains(name), byName[name] == nil else {
-                throw SocketActivationError("socket activation: unknown or repeated socket name '\(name)' (tls, plain, metrics, report)")
+            let known = ["tls", "plain", "metrics", "report"].contains(name)
+                || TLSProfile.allCases.contains { "profile-\($0.rawValue)" == name }
+            guard known, byName[name] == nil else {
+                throw SocketActivationError("socket activation: unknown or repeated socket name '\(name)' (tls, plain, metrics, report, profile-NAME)")
             }
             byName[name] = socket
         }

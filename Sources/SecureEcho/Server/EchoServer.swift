@@ -25,6 +25,10 @@ public final class EchoServer {
     public private(set) var metricsAddresses: [SocketAddress] = []
     /// Where the handshake report port listens (one per host), when --report-port is given.
     public private(set) var reportAddresses: [SocketAddress] = []
+    /// Where each test profile listens (one address per host), in the order given.
+    public private(set) var profileAddresses: [(profile: TLSProfile, addresses: [SocketAddress])] = []
+    /// The profiles' contexts: made once at start, kept as they are by a reload.
+    private var profileContexts: [TLSContext] = []
 
     let logger: Logger
     let shared = SharedServerState()
@@ -103,6 +107,9 @@ public final class EchoServer {
                 return try TLSTransport(socket: socket, context: context)
             })
         }
+        if !configuration.profiles.isEmpty, let directory = configuration.profileDirectory {
+            try openProfiles(directory: directory, policy: policy, echo: echo, preamble: preamble, sources: sources)
+        }
         if let source = sources.source(for: "metrics", port: configuration.metricsPort) {
             let status = StatusSource(loops: workers.map(\.counters), logLinesDropped: logLinesDropped,
                                       page: StatusPage(tls: tlsAddresses, plain: plainAddresses, fingerprint: fingerprint))
@@ -119,7 +126,32 @@ public final class EchoServer {
     /// field per address when several hosts are served.
     public var readyLine: String {
         (["ready"] + tlsAddresses.map { "tls=\($0)" } + plainAddresses.map { "plain=\($0)" }
-            + metricsAddresses.map { "metrics=\($0)" } + reportAddresses.map { "report=\($0)" }).joined(separator: " ")
+            + metricsAddresses.map { "metrics=\($0)" } + reportAddresses.map { "report=\($0)" }
+            + profileAddresses.flatMap { profile in profile.addresses.map { "profile-\(profile.profile.rawValue)=\($0)" } })
+            .joined(separator: " ")
+    }
+
+    /// One TLS listener per profile, with certificates from one CA; the files a client needs
+    /// are written before any profile listens.
+    private func openProfiles(directory: String, policy: ConnectionPolicy, echo: @escaping ApplicationFactory,
+                              preamble: PreambleFactory?, sources: ListenSources) throws {
+        let certificates = try ProfileCertificates(directory: directory, authority: configuration.profileAuthority)
+        try certificates.write()
+        for request in configuration.profiles {
+            let setup = try ProfileSetup(request.profile, server: configuration.tls, certificates: certificates,
+                                         maxLine: configuration.maxLine)
+            let context = try TLSContext.server(setup.tls)
+            profileContexts.append(context)
+            let name = "profile-\(request.profile.rawValue)"
+            guard let source = sources.source(for: name, port: request.port) else { continue }
+            let addresses = try open(from: source, hosts: configuration.hosts, Service(
+                name: name, traffic: \.tls, policy: policy, preamble: setup.preamble ?? preamble,
+                application: setup.application ?? echo) { socket in
+                try TLSTransport(socket: socket, context: context)
+            })
+            profileAddresses.append((request.profile, addresses))
+        }
+        logger.notice("\(configuration.profiles.count) test profile(s) listening; trust \(certificates.caPath) (client certificate: \(directory)/client.pem)", metadata: ["event": "profiles"])
     }
 
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the

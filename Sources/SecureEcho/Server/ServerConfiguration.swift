@@ -39,6 +39,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Port answering each TLS handshake with a report on it (ClientHello, JA3/JA4, what was
     /// negotiated) instead of echo; same certificates and policy as the TLS port; nil: none.
     public var reportPort: UInt16?
+    /// Test profiles, each its own TLS listener, in the order the ready line lists them.
+    public var profiles: [ProfileRequest] = []
+    /// Where the profiles' CA and client certificate are written (required with profiles).
+    public var profileDirectory: String?
+    /// The CA that issues the profiles' certificates; nil: one is made at start.
+    public var profileAuthority: ProfileAuthoritySource?
     /// Address the metrics port binds to: local only by default.
     public var metricsHost = "127.0.0.1"
     /// Serve the listening sockets systemd passes (LISTEN_FDS, named tls, plain, metrics by
@@ -62,7 +68,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Checks the values the type system cannot; each error names the flag at fault.
     public func validate() throws(ConfigurationError) {
-        if tlsPort == nil && plainPort == nil && reportPort == nil {
+        if tlsPort == nil && plainPort == nil && reportPort == nil && profiles.isEmpty {
             throw ConfigurationError("--no-tls and --no-plain together leave nothing to serve (add --report-port, or drop one)")
         }
         if maxLine < 1 || maxLine > Self.maxLineLimit {
@@ -90,6 +96,15 @@ public struct ServerConfiguration: Sendable, Equatable {
             try TLSContext.validateGroups(tls.groups)
         } catch {
             throw ConfigurationError(error.description)
+        }
+        if !profiles.isEmpty && profileDirectory == nil {
+            throw ConfigurationError("--profile needs --profile-dir DIR (where the CA to trust and the client certificate are written)")
+        }
+        if profiles.isEmpty && (profileDirectory != nil || profileAuthority != nil) {
+            throw ConfigurationError("--profile-dir and --profile-ca need at least one --profile")
+        }
+        if let duplicate = profiles.first(where: { one in profiles.filter { $0.profile == one.profile }.count > 1 }) {
+            throw ConfigurationError("--profile \(duplicate.profile.rawValue) given twice")
         }
         if metricsHost.isEmpty {
             throw ConfigurationError("--metrics-host must not be empty")

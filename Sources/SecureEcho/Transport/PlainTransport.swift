@@ -52,5 +52,7 @@ package final class PlainTransport: Transport {
         return .done
     }
 
+    package func resetOnClose() { socket.setResetOnClose() }
+
     package func close() { socket.close() }
 }

@@ -43,6 +43,7 @@ package final class TLSTransport: Transport {
     }
 
     package func close() { socket.close() }
+    package func resetOnClose() { socket.setResetOnClose() }
 
     private static func map(_ error: TLSSessionError, handshaking: Bool) -> TransportError {
         switch error {

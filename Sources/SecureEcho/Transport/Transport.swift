@@ -30,6 +30,8 @@ package protocol Transport: AnyObject {
     func shutdownOutput() throws(TransportError) -> Step
     /// Releases the descriptor. Idempotent.
     func close()
+    /// The close that follows sends a RST (test profiles only).
+    func resetOnClose()
 }
 
 extension Socket {
