@@ -8,7 +8,8 @@ import Testing
 /// One Python client against a profile, printing one line: `ok VERSION ECHO`, `verify CODE
 /// MESSAGE`, or `error TYPE MESSAGE`. Modes: plain (verify, echo "hi"), tls12 / tls13 (that
 /// version only), cert (present DIR/client.pem), eof (echo, then how the stream ended), reset
-/// (after the handshake, what the socket says), stall (how long until the server closes).
+/// (after the handshake, what the socket says), stall (how long until the server closes),
+/// slow (the pieces an echo of "hello" arrives in, and the gaps between them).
 private let profileClientScript = #"""
 import socket, ssl, sys, time
 port, directory, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -38,6 +39,15 @@ try:
     raw = socket.create_connection(("localhost", port))
     raw.settimeout(20)
     s = context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    if mode == "slow":
+        s.sendall(b"hello\n"); times, echo = [], b""
+        while not echo.endswith(b"\n"):
+            chunk = s.recv(100)
+            if not chunk: break
+            echo += chunk; times += [time.monotonic()] * len(chunk)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        print("ok %s in %d pieces, gaps %d to %d ms" % (echo.decode().strip(), len(set(times)), min(gaps) * 1000, max(gaps) * 1000))
+        sys.exit(0)
     s.sendall(b"hi\n")
     echo = b""
     while not echo.endswith(b"\n"):
@@ -115,7 +125,7 @@ struct ProfileTests {
     @Test("Every certificate profile: s_client's verify code, curl's exit code and message, Python's error, exactly")
     func certificateProfiles() throws {
         let profiles = try ProfileServer()
-        #expect(profiles.ports.count == 15, "\(profiles.server.readyLine)")
+        #expect(profiles.ports.count == 16, "\(profiles.server.readyLine)")
         for row in certificateOutcomes {
             let sClient = try profiles.sClient(row.profile)
             #expect(sClient.contains(row.sClient), "\(row.profile) s_client: \(sClient)")
@@ -153,7 +163,7 @@ struct ProfileTests {
     @Test("The misbehaving profiles: a stall until the handshake timeout, an alert, no close_notify, a reset")
     func misbehavingPeers() throws {
         let profiles = try ProfileServer(["--no-tls", "--no-plain", "--handshake-timeout", "1"],
-                                         profiles: ["handshake-stall", "handshake-alert", "no-close-notify", "reset-after-handshake"])
+                                         profiles: ["handshake-stall", "handshake-alert", "no-close-notify", "reset-after-handshake", "slow-echo"])
         let stall = try profiles.python("handshake-stall")
         #expect(stall.hasPrefix("error SSLEOFError"), "\(stall)")
         let seconds = stall.components(separatedBy: "after ").last.flatMap { Double($0.split(separator: " ")[0]) } ?? -1
@@ -165,6 +175,14 @@ struct ProfileTests {
 
         #expect(try profiles.python("no-close-notify", "eof") == "ok hi then EOF without close_notify")
         #expect(try profiles.python("reset-after-handshake", "reset") == "ok reset after TLSv1.3")
+
+        // One byte per 100 ms, and the server sleeps in between (a spin would cost it the whole 0.5 s).
+        let cpuBefore = profiles.server.cpuSeconds()
+        let slow = try profiles.python("slow-echo", "slow")
+        #expect(slow.hasPrefix("ok hello in 6 pieces, gaps "), "\(slow)")
+        let gaps = slow.components(separatedBy: "gaps ").last?.split(separator: " ").compactMap { Int($0) } ?? []
+        #expect(gaps.count == 2 && gaps[0] >= 80 && gaps[1] < 1000, "\(slow)")
+        #expect(profiles.server.cpuSeconds() - cpuBefore < 0.25)
     }
 
     @Test("--profile all with the normal ports in one process: every port echoes; the files are the root, a client pair (0600), nothing else")
@@ -192,6 +210,17 @@ struct ProfileTests {
         let written = try String(contentsOfFile: profiles.ca, encoding: .utf8)
         let given = try String(contentsOfFile: certs.path("ca.pem"), encoding: .utf8)
         #expect(written.trimmingCharacters(in: .whitespacesAndNewlines) == given.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(try profiles.python("good") == "ok TLSv1.3 hi")
+    }
+
+    @Test("A reload (SIGHUP) re-reads the TLS port's certificate and keeps the profiles' CA")
+    func reloadKeepsTheAuthority() throws {
+        let certs = try GeneratedCertificates()
+        let profiles = try ProfileServer(certs.serverArguments + ["--tls-port", "0", "--no-plain"], profiles: ["good"])
+        let before = try String(contentsOfFile: profiles.ca, encoding: .utf8)
+        profiles.server.send(signal: SIGHUP)
+        #expect(profiles.server.waitForLog("SIGHUP: reloaded TLS certificates"), "\(profiles.server.log)")
+        #expect(try String(contentsOfFile: profiles.ca, encoding: .utf8) == before)
         #expect(try profiles.python("good") == "ok TLSv1.3 hi")
     }
 

@@ -83,7 +83,8 @@ private final class ScriptedTransport: Transport {
 
     func shutdownOutput() throws(TransportError) -> Step { shutdownCalled = true; return .done }
     func close() { socket.close() }
-    func resetOnClose() {}
+    private(set) var resetRequested = false
+    func resetOnClose() { resetRequested = true }
 
     var writtenText: String { String(decoding: written, as: UTF8.self) }
 }
@@ -94,8 +95,9 @@ private func makeLoop() throws -> EventLoop {
 
 private func makeConnection(_ loop: EventLoop, _ transport: ScriptedTransport,
                             application: any Application = LineEcho(maxLine: 1024),
-                            preamble: (any Preamble)? = nil) -> Connection {
-    let policy = ConnectionPolicy(handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000)
+                            preamble: (any Preamble)? = nil, pace: UInt64? = nil) -> Connection {
+    var policy = ConnectionPolicy(handshakeTimeout: 10_000_000_000, idleTimeout: 10_000_000_000)
+    policy.pace = pace
     return Connection(loop: loop, transport: transport, peer: "test", policy: policy,
                       application: application, preamble: preamble)
 }
@@ -309,5 +311,63 @@ struct EventLoopTests {
         if reused >= 0 { close(reused) }
         first.onEvent = nil  // the closures hold the loop, which holds the handlers
         victim.onEvent = nil
+    }
+
+    // MARK: - Endings and pacing (the misbehaving test profiles)
+
+    @Test("echoThenClose without close_notify: the first line goes back, then the socket closes with no shutdown")
+    func oneLineThenHangUp() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("one\ntw"), .data("o\n")])
+        let connection = makeConnection(loop, transport, application: OneLineThenHangUp(maxLine: 1024))
+        connection.start()
+        #expect(transport.writtenText == "one\n")
+        #expect(!transport.shutdownCalled && !transport.resetRequested)
+        #expect(connection.state == .closed)
+    }
+
+    @Test("a line split across reads is echoed whole before the hang-up")
+    func hangUpAfterASplitLine() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("on"), .wouldBlock(.readable), .data("e\nrest")])
+        let connection = makeConnection(loop, transport, application: OneLineThenHangUp(maxLine: 1024))
+        connection.start()
+        _ = try [UInt8(0)].withUnsafeBytes { try transport.peerSocket.write($0) }
+        try loop.runOnce(maximumWaitMilliseconds: 2000)
+        #expect(transport.writtenText == "one\n")
+        #expect(connection.state == .closed)
+    }
+
+    @Test("a reset after the handshake: nothing is written, the close is a RST")
+    func resetAfterHandshake() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("ignored\n")])
+        let connection = makeConnection(loop, transport, application: ResetAfterHandshake())
+        connection.start()
+        #expect(transport.written.isEmpty)
+        #expect(transport.resetRequested && !transport.shutdownCalled)
+        #expect(connection.state == .closed)
+    }
+
+    @Test("a paced connection writes one byte per interval, waiting on its timer alone, and reads nothing meanwhile")
+    func pacedEcho() throws {
+        let loop = try makeLoop()
+        let transport = ScriptedTransport(reads: [.data("abc\n"), .wouldBlock(.readable), .data("later\n")])
+        let connection = makeConnection(loop, transport, pace: 5_000_000)
+        connection.start()
+        var passes = 0
+        while transport.written.count < 4 && passes < 200 {
+            try loop.runOnce(maximumWaitMilliseconds: 1000)
+            passes += 1
+        }
+        #expect(transport.writtenText.hasPrefix("abc\n"))
+        let writes = transport.log.filter { $0.hasPrefix("write:") }
+        #expect(writes.prefix(4).allSatisfy { $0 == "write:1" }, "\(writes)")
+        // Nothing more is read until the paced output is all out.
+        let fourthWrite = transport.log.indices.filter { transport.log[$0] == "write:1" }.dropFirst(3).first ?? Int.max
+        #expect((transport.log.firstIndex(of: "read:later\n") ?? Int.max) > fourthWrite, "\(transport.log)")
+        // Each pass slept until the next byte's time: a handful of passes, not a spin.
+        #expect(passes <= 8, "\(passes) loop passes for 4 paced bytes")
+        connection.abort(reason: "test over")
     }
 }

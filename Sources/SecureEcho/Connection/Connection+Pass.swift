@@ -111,7 +111,7 @@ extension Connection {
             queue(reply)
             return nil
         }
-        guard output.isEmpty else {
+        guard output.isEmpty, policy.pace == nil else {
             output.append(fresh)
             output.release(releasable)
             return nil
@@ -155,9 +155,16 @@ extension Connection {
     }
 
     /// Sends queued output until it is gone (nil) or the transport would block (what to wait for).
+    /// With a pace, one byte per interval; empty interest: wait for the next one's time.
     private func flush() throws(TransportError) -> Interest? {
         while output.sendableCount > 0 {
-            switch try transport.write(output.sendable) {
+            var chunk = output.sendable
+            if let pace = policy.pace {
+                guard MonotonicClock.now() >= nextPacedWrite else { return [] }
+                chunk = UnsafeRawBufferPointer(rebasing: chunk.prefix(1))
+                nextPacedWrite = MonotonicClock.now() + pace
+            }
+            switch try transport.write(chunk) {
             case .bytes(let count):
                 output.consume(count)
                 bytesOut += count

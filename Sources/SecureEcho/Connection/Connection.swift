@@ -13,6 +13,9 @@ struct ConnectionPolicy: Sendable {
     /// During server shutdown, how long a peer must have sent nothing before its echo counts as
     /// finished (bytes already sent may still be on their way through the kernel).
     var shutdownQuiet: UInt64 = 200_000_000
+    /// Nanoseconds between bytes sent, one byte at a time (the slow-echo profile); nil: as fast
+    /// as the peer reads.
+    var pace: UInt64? = nil
 }
 
 /// handshaking (preamble, then the transport's handshake) → running the application →
@@ -66,6 +69,8 @@ final class Connection: EventHandler {
     var closeReason = "eof"
     /// How the stream ends once everything is sent.
     var ending = Ending.polite
+    /// With a pace, when the next byte may go.
+    var nextPacedWrite: UInt64 = 0
     /// The peer ended its stream (FIN or close_notify): nothing more will arrive.
     var peerEnded = false
     var bytesIn = 0
@@ -128,6 +133,8 @@ final class Connection: EventHandler {
 
     func handle(_ ready: Interest) {
         guard state != .closed else { return }
+        // Woken by the poller while a paced byte waits: only an error or hang-up does that.
+        if policy.pace != nil, !ready.isEmpty, output.sendableCount > 0 { nextPacedWrite = 0 }
         do {
             if state == .handshaking {
                 if let interest = try readPreamble() { return wait(for: interest) }
@@ -196,6 +203,12 @@ final class Connection: EventHandler {
         guard state != .closed else { return }
         if let hardDeadline, now >= hardDeadline {
             return close(reason: closeReason)
+        }
+        if policy.pace != nil, output.sendableCount > 0, now >= nextPacedWrite, state == .echoing || state == .flushing {
+            handle([])
+            guard state != .closed else { return }
+            // The pace took this connection's one heap entry: put its other deadlines back.
+            if let hardDeadline { loop.schedule(deadline: hardDeadline, fd: fd, token: token) }
         }
         if shuttingDown && state == .echoing {
             let quietUntil = lastInput + policy.shutdownQuiet
@@ -267,8 +280,11 @@ final class Connection: EventHandler {
 
     // MARK: - Registration and closing
 
+    /// No interest at all means a paced write waits for its time: the poller reports only an
+    /// error or hang-up then, and a wake-up for either sends the byte at once (and fails).
     private func wait(for interest: Interest) {
-        assert(!interest.isEmpty, "a live connection must wait for something")
+        assert(!interest.isEmpty || policy.pace != nil, "a live connection must wait for something")
+        if interest.isEmpty { loop.schedule(deadline: nextPacedWrite, fd: fd, token: token) }
         do {
             try loop.setInterest(interest, fd: fd, token: token)
         } catch {

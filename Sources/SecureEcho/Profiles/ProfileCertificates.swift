@@ -82,7 +82,7 @@ final class ProfileCertificates {
         case .reversedChain:
             return .issued(try leaf(by: intermediate), chain: [root, intermediate])
         case .good, .tls12Only, .tls13Only, .clientCertRequired, .handshakeStall, .handshakeAlert, .noCloseNotify,
-             .resetAfterHandshake:
+             .resetAfterHandshake, .slowEcho:
             return .issued(try leaf(by: intermediate), chain: [intermediate])
         }
     }

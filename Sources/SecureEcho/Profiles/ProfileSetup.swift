@@ -8,6 +8,8 @@ struct ProfileSetup {
     var preamble: PreambleFactory?
     /// nil: the server's echo.
     var application: ApplicationFactory?
+    /// Nanoseconds between the bytes it sends, one at a time.
+    var pace: UInt64?
 
     /// The server's policy (versions, groups, ALPN, resumption, key log, ticket keys) with the
     /// profile's certificate; no client certificates are asked for but by the profile that
@@ -34,6 +36,8 @@ struct ProfileSetup {
             application = { OneLineThenHangUp(maxLine: maxLine) }
         case .resetAfterHandshake:
             application = { ResetAfterHandshake() }
+        case .slowEcho:
+            pace = 100_000_000
         case .good, .expired, .notYetValid, .wrongHost, .selfSigned, .untrustedRoot, .incompleteChain, .reversedChain:
             break
         }

@@ -18,6 +18,7 @@ public enum TLSProfile: String, CaseIterable, Sendable {
     case handshakeAlert = "handshake-alert"
     case noCloseNotify = "no-close-notify"
     case resetAfterHandshake = "reset-after-handshake"
+    case slowEcho = "slow-echo"
 }
 
 /// `--profile NAME[=PORT]`: a profile and the port it listens on (0: the OS chooses).

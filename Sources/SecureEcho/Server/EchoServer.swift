@@ -143,9 +143,11 @@ public final class EchoServer {
             let context = try TLSContext.server(setup.tls)
             profileContexts.append(context)
             let name = "profile-\(request.profile.rawValue)"
+            var profilePolicy = policy
+            profilePolicy.pace = setup.pace
             guard let source = sources.source(for: name, port: request.port) else { continue }
             let addresses = try open(from: source, hosts: configuration.hosts, Service(
-                name: name, traffic: \.tls, policy: policy, preamble: setup.preamble ?? preamble,
+                name: name, traffic: \.tls, policy: profilePolicy, preamble: setup.preamble ?? preamble,
                 application: setup.application ?? echo) { socket in
                 try TLSTransport(socket: socket, context: context)
             })
