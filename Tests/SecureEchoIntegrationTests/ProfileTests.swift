@@ -176,6 +176,20 @@ struct ProfileTests {
         #expect(try profiles.python("no-close-notify", "eof") == "ok hi then EOF without close_notify")
         #expect(try profiles.python("reset-after-handshake", "reset") == "ok reset after TLSv1.3")
 
+        // What s_client and curl print, as the README's table says.
+        // curl meets the reset in recv (56) or, when the RST beats its first send, in getpeername (55).
+        for (profile, sClient, curlStatuses, curl) in [
+            ("handshake-stall", "unexpected eof while reading", [Int32(35)], "SSL_connect: SSL_ERROR_SYSCALL"),
+            ("no-close-notify", "unexpected eof while reading", [1], "Received HTTP/0.9 when not allowed"),
+            ("reset-after-handshake", "read:errno=104", [56, 55], "onnect"),
+        ] {
+            let printed = try profiles.sClient(profile, until: sClient)
+            #expect(printed.contains(sClient), "\(profile) s_client: \(printed)")
+            let result = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "10", "--cacert", profiles.ca,
+                                                          "https://localhost:\(profiles.port(profile))/"])
+            #expect(curlStatuses.contains(result.status) && result.stderr.contains(curl), "\(profile) curl: \(result.status) \(result.stderr)")
+        }
+
         // One byte per 100 ms, and the server sleeps in between (a spin would cost it the whole 0.5 s).
         let cpuBefore = profiles.server.cpuSeconds()
         let slow = try profiles.python("slow-echo", "slow")
