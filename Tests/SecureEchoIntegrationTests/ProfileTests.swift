@@ -135,6 +135,12 @@ struct ProfileTests {
             let python = try profiles.python(row.profile)
             #expect(python == row.python, "\(row.profile) python: \(python)")
         }
+        // GnuTLS accepts the reversed chain as well.
+        for profile in ["good", "reversed-chain"] {
+            let gnutls = try runCommand("/usr/bin/gnutls-cli", ["--x509cafile", profiles.ca, "-p", "\(profiles.port(profile))", "localhost"],
+                                        input: Array("hi\n".utf8), timeout: 20)
+            #expect(gnutls.stdout.contains("The certificate is trusted"), "\(profile) gnutls-cli: \(gnutls.stdout)")
+        }
         // good and reversed-chain verify in curl too: its error is about the echoed request, after TLS.
         let verbose = try runCommand("/usr/bin/curl", ["-sv", "--max-time", "10", "--cacert", profiles.ca,
                                                        "https://localhost:\(profiles.port("reversed-chain"))/"])
