@@ -8,7 +8,9 @@
 #   scripts/bench.sh                      # every server found or buildable here
 #   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
 #
-# With BENCH_RUNS=N every timed workload runs N times and the table keeps each column's best.
+# With BENCH_RUNS=N every timed workload runs N times; the table shows each figure's median with
+# its min–max. secure-echo also runs 100 × 1 KiB ping-pong alone and then again while 19 000 idle
+# TLS connections are held (opened 64 handshakes at a time): cost must not grow with connections.
 # BENCH_REPORT_ONLY=1 measures nothing: it redraws the table and chart from the last results
 # (bench/results/latest.jsonl.txt).
 #
@@ -73,7 +75,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_server() {
     local name="$1"
     case "$name" in
-        secure-echo) start "$name" .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" --log-level error ;;
+        secure-echo) start "$name" .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" --log-level error --max-connections 19500 ;;
         nio) start "$name" "$(swift build -c release --package-path bench/peers/nio-echo --show-bin-path)/nio-echo" "$cert" "$key" ;;
         node) command -v node >/dev/null || return 1; start "$name" node bench/peers/node-echo.js "$cert" "$key" ;;
         python) start "$name" python3 bench/peers/python-echo.py "$cert" "$key" ;;
@@ -114,6 +116,32 @@ for name in $servers; do
     stop_server
 done
 
+# Flat cost with open connections: the same ping-pong alone, then beside 19 000 idle TLS
+# connections (the per-process descriptor limit here is 20 000), each on its own fresh server.
+if [[ " $servers " == *" secure-echo "* ]]; then
+    idle=19000
+    run_server secure-echo && {
+        echo "== secure-echo, 100 × 1 KiB alone and beside $idle idle TLS connections (pid $pid)" >&2
+        for _ in $(seq 1 "$runs"); do
+            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/secure-echo busyalone /"
+        done >>"$work/results.txt"
+        "$bench" hold --port "$port" --connections "$idle" --in-flight 64 --duration $((runs * (${duration%.*} + 3) + 10)) \
+            --pid "$pid" --json >"$work/hold-idle.json" &
+        holder=$!
+        for _ in $(seq 1 1800); do
+            [ "$(ls /proc/"$pid"/fd | wc -l)" -ge $((idle + 8)) ] && break
+            kill -0 "$holder" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 2
+        for _ in $(seq 1 "$runs"); do
+            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/secure-echo busyidle /"
+        done >>"$work/results.txt"
+        wait "$holder" && sed "s/^/secure-echo holdidle /" "$work/hold-idle.json" >>"$work/results.txt" || echo "holding $idle connections failed" >&2
+        stop_server
+    } || echo "secure-echo: the idle-connections workload failed" >&2
+fi
+
 cp "$work/results.txt" "$results/latest.jsonl.txt"   # one JSON result per line, prefixed by server and workload
 }
 
@@ -134,9 +162,12 @@ for line in open(sys.argv[1]):
     rows.setdefault(name, {}).setdefault(workload, []).append(json.loads(payload))
 columns = [
     ("1 conn × 64 B msg/s", "pingpong1", lambda r: r["messagesPerSecond"], True),
+    ("1 conn × 64 B p99 µs", "pingpong1", lambda r: r.get("latencyP99Microseconds"), False),
     ("100 conns × 1 KiB msg/s", "pingpong100", lambda r: r["messagesPerSecond"], True),
+    ("100 conns × 1 KiB p99 µs", "pingpong100", lambda r: r.get("latencyP99Microseconds"), False),
     ("server µs per 1 KiB echo", "pingpong100", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False),
     ("10 conns × 16 KiB MB/s", "pingpong16k", lambda r: r["megabytesPerSecond"], True),
+    ("10 conns × 16 KiB p99 µs", "pingpong16k", lambda r: r.get("latencyP99Microseconds"), False),
     ("handshakes/s (8 in flight)", "handshake", lambda r: r["handshakesPerSecond"], True),
     ("server µs per handshake", "handshake", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False),
     ("1 conn flood MB/s", "flood", lambda r: r["megabytesPerSecond"], True),
@@ -144,13 +175,16 @@ columns = [
     ("KiB per idle TLS conn (5 000)", "hold", lambda r: r.get("serverKiBPerConnection"), False),
     ("RSS peak growth KiB, client writing 64 MiB unread", "noread", lambda r: r.get("serverPeakGrowthKiB"), False),
 ]
-def value(name, key, get, higher=True):
-    """The column's best over the runs; None when every run failed or mismatched."""
+def samples(name, key, get):
     values = [get(r) for r in rows.get(name, {}).get(key, []) if not r.get("mismatches") and not r.get("failures")]
-    values = [v for v in values if v is not None]
+    return sorted(v for v in values if v is not None)
+def value(name, key, get, higher=True):
+    """The median over the runs; None when every run failed or mismatched."""
+    values = samples(name, key, get)
     if not values:
         return None
-    return max(values) if higher else min(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 names = list(rows)
 # Read back from the results, so a redraw (BENCH_REPORT_ONLY=1) describes the run it shows.
 runs_done = max((len(r.get("pingpong1", [])) for r in rows.values()), default=0)
@@ -161,14 +195,18 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 out.append(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
            f"{subprocess.run(['openssl','version'],capture_output=True,text=True).stdout.strip()}; "
            f"{datetime.date.fromtimestamp(os.path.getmtime(sys.argv[1]))}; {timed_seconds} s per timed workload, "
-           f"best of {runs_done} run(s); load generator on the same machine.\n")
+           f"median of {runs_done} run(s) (min–max below it); load generator on the same machine.\n")
 out.append("| server | " + " | ".join(c[0] for c in columns) + " |")
 out.append("|---|" + "---|" * len(columns))
 def fmt(v):
     if v is None: return "–"
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+def cell(n, c):
+    values = samples(n, c[1], c[2])
+    shown = fmt(value(n, c[1], c[2], c[3]))
+    return shown + (f"<br>({fmt(values[0])}–{fmt(values[-1])})" if len(values) > 1 else "")
 for n in names:
-    out.append(f"| {n} | " + " | ".join(fmt(value(n, c[1], c[2], c[3])) for c in columns) + " |")
+    out.append(f"| {n} | " + " | ".join(cell(n, c) for c in columns) + " |")
 if "secure-echo" in rows and peers:
     cells = []
     for title, key, get, higher in columns:
@@ -195,13 +233,44 @@ if floor and not floor.get("failures") and floor.get("heapKiBPerIdleSession") is
                  f"(TCP accept and teardown, system calls, the event loop) and "
                  f"{ours_kib - floor['heapKiBPerIdleSession']:.1f} KiB per idle connection.")
     out.append(line)
+if rows.get("secure-echo", {}).get("busyidle"):
+    def figure(key, get):
+        values = samples("secure-echo", key, get)
+        return (value("secure-echo", key, get), values[0], values[-1]) if values else (None, None, None)
+    def shown(triple, digits=0):
+        v, lo, hi = triple
+        return "–" if v is None else f"{v:,.{digits}f} ({lo:,.{digits}f}–{hi:,.{digits}f})"
+    rate = lambda r: r["messagesPerSecond"]
+    p99 = lambda r: r.get("latencyP99Microseconds")
+    cpu = lambda r: r.get("serverCPUMicrosecondsPerOperation")
+    alone, beside = figure("busyalone", rate), figure("busyidle", rate)
+    tail_alone, tail_beside = figure("busyalone", p99), figure("busyidle", p99)
+    cpu_alone, cpu_beside = figure("busyalone", cpu), figure("busyidle", cpu)
+    hold = (rows["secure-echo"].get("holdidle") or [{}])[0]
+    steady = value("secure-echo", "handshake", lambda r: r.get("serverCPUMicrosecondsPerOperation"), False)
+    out.append(f"\nsecure-echo, 100 conns × 1 KiB ping-pong alone and beside {hold.get('connections', 19000):,} idle TLS connections "
+               "(opened with full handshakes, 64 in flight), medians (min–max):\n")
+    out.append("| | alone | beside the idle connections | ratio |\n|---|---|---|---|")
+    if alone[0] and beside[0]:
+        out.append(f"| msg/s | {shown(alone)} | {shown(beside)} | {beside[0] / alone[0]:.2f}× (target ≥ 0.9×) |")
+    if tail_alone[0] and tail_beside[0]:
+        out.append(f"| p99 µs | {shown(tail_alone)} | {shown(tail_beside)} | {tail_beside[0] / tail_alone[0]:.2f}× (target ≤ 1.2×) |")
+    if cpu_alone[0] and cpu_beside[0]:
+        out.append(f"| server CPU µs per echo | {shown(cpu_alone, 1)} | {shown(cpu_beside, 1)} | {cpu_beside[0] / cpu_alone[0]:.2f}× |")
+    opened = hold.get("serverCPUMicrosecondsPerConnectionOpened")
+    kib = hold.get("serverKiBPerConnection")
+    failures = "; ".join(hold.get("failures") or []) or "none"
+    out.append(f"\nHolding them: {kib:.1f} KiB of server memory per idle TLS connection (target ≤ 16); "
+               f"opening them cost the server {opened:.0f} µs of CPU each"
+               + (f", against {steady:.0f} µs per steady handshake ({opened / steady:.2f}×, target ≤ 1.1×)" if steady and opened else "")
+               + f"; failures: {failures}." if kib is not None and opened is not None else "\nHolding them failed: " + failures)
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
 
 # Chart data: per workload, each server's figure relative to the best (1 = best).
-short = dict(zip([c[0] for c in columns], ["1×64 B msg/s", "100×1 KiB msg/s", "CPU per 1 KiB echo",
-    "10×16 KiB MB/s", "handshakes/s", "CPU per handshake", "flood MB/s", "flood MB per CPU-s",
+short = dict(zip([c[0] for c in columns], ["1×64 B msg/s", "1×64 B p99", "100×1 KiB msg/s", "100×1 KiB p99", "CPU per 1 KiB echo",
+    "10×16 KiB MB/s", "10×16 KiB p99", "handshakes/s", "CPU per handshake", "flood MB/s", "flood MB per CPU-s",
     "KiB per idle conn", "RSS growth, unread"]))
 with open(sys.argv[5], "w") as chart:
     chart.write("workload " + " ".join(f'"{n}"' for n in names) + "\n")

@@ -33,6 +33,8 @@ public struct BenchOptions: Sendable {
     public var serverPID: Int32?
     /// Flood: write without reading until the server stops taking bytes, then read.
     public var noRead = false
+    /// hold: handshakes in flight while the connections are opened.
+    public var inFlight = 8
     public init() {}
 }
 
@@ -47,6 +49,7 @@ public struct BenchResult: Sendable, Codable {
     public var handshakesPerSecond: Double
     public var latencyP50Microseconds: Double?
     public var latencyP99Microseconds: Double?
+    public var latencyP999Microseconds: Double? = nil
     public var latencyMaxMicroseconds: Double?
     public var mismatches: Int
     public var failures: [String]
@@ -54,6 +57,8 @@ public struct BenchResult: Sendable, Codable {
     public var serverCPUMicrosecondsPerOperation: Double?
     /// Server resident memory growth per held connection (hold), when its pid was given.
     public var serverKiBPerConnection: Double?
+    /// hold: server CPU per connection opened (its full handshake included), when its pid was given.
+    public var serverCPUMicrosecondsPerConnectionOpened: Double? = nil
     /// Flood --no-read: how far the server's memory grew at most, and how many bytes it took
     /// before it stopped reading.
     public var serverPeakGrowthKiB: Int?
@@ -72,8 +77,6 @@ public struct BenchProgress: Sendable {
 }
 
 public enum BenchRunner {
-    static let holdHandshakesInFlight = 8
-
     /// Runs one workload; `progress` is called about once a second while it runs.
     public static func run(_ options: BenchOptions, progress: (BenchProgress) -> Void = { _ in }) throws -> BenchResult {
         let loop = EventLoop(poller: try makePoller(.epoll), logger: Logger(label: "bench"))
@@ -119,7 +122,8 @@ public enum BenchRunner {
         // Hold opens its connections a few at a time: the server's memory then shows the cost
         // of idle connections, not the peak of thousands of simultaneous handshakes.
         var launched = 0
-        let initial = options.mode == .hold ? min(count, Self.holdHandshakesInFlight) : count
+        let initial = options.mode == .hold ? min(count, max(1, options.inFlight)) : count
+        var cpuOpened: Double?
         for _ in 0..<initial { try launch(workload); launched += 1 }
 
         var nextProgress = MonotonicClock.now() + 1_000_000_000
@@ -131,7 +135,7 @@ public enum BenchRunner {
                                        handshakes: tally.handshakes, mismatches: tally.mismatches, connections: active.count))
             }
             if options.mode == .hold && rssHeld == nil {
-                while launched < count && launched - tally.handshakes < Self.holdHandshakesInFlight {
+                while launched < count && launched - tally.handshakes < max(1, options.inFlight) {
                     try launch(workload)
                     launched += 1
                 }
@@ -143,6 +147,7 @@ public enum BenchRunner {
                     continue
                 }
                 // Every connection is up: let the server settle, read its memory, then hold.
+                cpuOpened = options.serverPID.map(ProcessStats.cpuSeconds(ofTree:)).flatMap { after in cpuBefore.map { after - $0 } }
                 for _ in 0..<10 { try loop.runOnce(maximumWaitMilliseconds: 50) }
                 rssHeld = options.serverPID.map(ProcessStats.residentKiB(ofTree:)) ?? 0
                 start = MonotonicClock.now()
@@ -188,6 +193,7 @@ public enum BenchRunner {
             megabytesPerSecond: Double(tally.bytes) / seconds / 1e6,
             handshakesPerSecond: options.mode == .handshake ? Double(tally.handshakes) / seconds : 0,
             latencyP50Microseconds: percentile(0.5), latencyP99Microseconds: percentile(0.99),
+            latencyP999Microseconds: percentile(0.999),
             latencyMaxMicroseconds: latencies.totalCount == 0 ? nil : Double(latencies.max) / 1000,
             mismatches: tally.mismatches, failures: Array(tally.failures.prefix(5)),
             serverCPUMicrosecondsPerOperation: cpuUsed.flatMap { cpu -> Double? in
@@ -201,6 +207,7 @@ public enum BenchRunner {
                 return operations > 0 ? cpu * 1e6 / operations : nil
             },
             serverKiBPerConnection: rssHeld.flatMap { held in rssBefore.map { Double(held - $0) / Double(count) } },
+            serverCPUMicrosecondsPerConnectionOpened: cpuOpened.map { $0 * 1e6 / Double(count) },
             serverPeakGrowthKiB: options.noRead ? rssBefore.map { rssPeak - $0 } : nil,
             bytesAcceptedWithoutReading: acceptedWithoutReading)
     }

@@ -50,6 +50,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "flood: write without reading until the server stops taking bytes (backpressure), then read it all back.")
     var noRead = false
 
+    @Option(help: "hold: handshakes in flight while the connections are opened.")
+    var inFlight = 8
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -72,6 +75,7 @@ struct BenchCommand: ParsableCommand {
         options.tls = !plain
         options.mode = benchMode
         options.connections = connections
+        options.inFlight = inFlight
         options.size = size
         options.duration = duration
         options.bytes = bytes
@@ -151,6 +155,7 @@ struct BenchCommand: ParsableCommand {
         case .pingpong:
             rows += [("messages/s", f(r.messagesPerSecond, 0)), ("MB/s", f(r.megabytesPerSecond)),
                      ("latency p50 µs", f(r.latencyP50Microseconds)), ("latency p99 µs", f(r.latencyP99Microseconds)),
+                     ("latency p99.9 µs", f(r.latencyP999Microseconds)),
                      ("latency max µs", f(r.latencyMaxMicroseconds))]
         case .handshake:
             rows += [("handshakes/s", f(r.handshakesPerSecond, 0))]
@@ -161,7 +166,8 @@ struct BenchCommand: ParsableCommand {
             }
             if let peak = r.serverPeakGrowthKiB { rows.append(("server RSS growth, peak KiB", "\(peak)")) }
         case .hold:
-            rows += [("server KiB per connection", f(r.serverKiBPerConnection))]
+            rows += [("server KiB per connection", f(r.serverKiBPerConnection)),
+                     ("server CPU µs per connection opened", f(r.serverCPUMicrosecondsPerConnectionOpened))]
         case .floor:
             break
         }
