@@ -158,6 +158,15 @@ struct ProfileTests {
         #expect(try profiles.sClient("tls1.3-only", ["-tls1_2"], until: "alert").contains("alert protocol version"))
 
         #expect(try profiles.python("client-cert-required").hasPrefix("error SSLError [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED]"))
+        #expect(try profiles.sClient("client-cert-required", until: "alert").contains("alert certificate required"))
+        // What curl says, as the README's table does: the version profiles verify (then the echo of
+        // its request is no HTTP), client-cert-required refuses it.
+        for (profile, status, message) in [("tls1.2-only", Int32(1), "Received HTTP/0.9 when not allowed"),
+                                           ("tls1.3-only", 1, "Received HTTP/0.9 when not allowed"),
+                                           ("client-cert-required", 56, "tlsv13 alert certificate required")] {
+            let curl = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "10", "--cacert", profiles.ca, "https://localhost:\(profiles.port(profile))/"])
+            #expect(curl.status == status && curl.stderr.contains(message), "\(profile) curl: \(curl.status) \(curl.stderr)")
+        }
         #expect(try profiles.python("client-cert-required", "cert") == "ok TLSv1.3 hi")
         let directory = profiles.directory.path
         let withCertificate = try profiles.sClient("client-cert-required", ["-cert", directory + "/client.pem", "-key", directory + "/client.key", "-quiet"],
@@ -186,6 +195,7 @@ struct ProfileTests {
         // curl meets the reset in recv (56) or, when the RST beats its first send, in getpeername (55).
         for (profile, sClient, curlStatuses, curl) in [
             ("handshake-stall", "unexpected eof while reading", [Int32(35)], "SSL_connect: SSL_ERROR_SYSCALL"),
+            ("handshake-alert", "alert handshake failure", [35], "sslv3 alert handshake failure"),
             ("no-close-notify", "unexpected eof while reading", [1], "Received HTTP/0.9 when not allowed"),
             ("reset-after-handshake", "read:errno=104", [56, 55], "onnect"),
         ] {
@@ -203,6 +213,7 @@ struct ProfileTests {
         let gaps = slow.components(separatedBy: "gaps ").last?.split(separator: " ").compactMap { Int($0) } ?? []
         #expect(gaps.count == 2 && gaps[0] >= 80 && gaps[1] < 1000, "\(slow)")
         #expect(profiles.server.cpuSeconds() - cpuBefore < 0.25)
+        #expect(try profiles.sClient("slow-echo", ["-quiet"], until: "hi\n").contains("hi\n"))
     }
 
     @Test("--profile all with the normal ports in one process: every port echoes; the files are the root, a client pair (0600), nothing else")
