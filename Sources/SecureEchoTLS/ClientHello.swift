@@ -39,17 +39,15 @@ package struct ClientHello: Sendable, Equatable {
 
         legacyVersion = try body.u16("legacy_version")
         _ = try body.take(32, "random")
-        _ = try body.take(Int(try body.u8("session_id length")), "session_id")
-        var suites = try body.take(Int(try body.u16("cipher_suites length")), "cipher_suites")
-        cipherSuites = try suites.u16List("cipher_suites")
-        let compression = try body.take(Int(try body.u8("compression_methods length")), "compression_methods")
-        guard !compression.isEmpty else { throw .malformed("no compression method") }
+        _ = try body.vector8("session_id")
+        cipherSuites = try body.vector16("cipher_suites").u16List("cipher_suites")
+        guard !(try body.vector8("compression_methods")).isEmpty else { throw .malformed("no compression method") }
         guard !body.isEmpty else { return }  // extensions are optional before TLS 1.3
-        var list = try body.take(Int(try body.u16("extensions length")), "extensions")
+        var list = try body.vector16("extensions")
         guard body.isEmpty else { throw .malformed("bytes after the extensions") }
         while !list.isEmpty {
             let type = try list.u16("extension type")
-            var data = try list.take(Int(try list.u16("extension length")), "extension \(type)")
+            var data = try list.vector16("extension \(type)")
             extensions.append(type)
             try parseExtension(type, &data)
         }
@@ -59,6 +57,10 @@ package struct ClientHello: Sendable, Equatable {
     /// only, the message possibly split across several), for tests, fuzzing and tools; a
     /// server takes the message from OpenSSL, which has already done this.
     package static func reassembling(records bytes: [UInt8]) throws(ClientHelloError) -> ClientHello {
+        /// The whole message's length, once its 4-byte header is in.
+        func total(_ message: [UInt8]) -> Int? {
+            message.count >= 4 ? 4 + (Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3])) : nil
+        }
         var message: [UInt8] = []
         var records = 0
         var offset = 0
@@ -69,10 +71,9 @@ package struct ClientHello: Sendable, Equatable {
             message.append(contentsOf: bytes[(offset + 5)..<(offset + 5 + length)])
             records += 1
             offset += 5 + length
-            if message.count >= 4, message.count >= 4 + (Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3])) { break }
+            if let total = total(message), message.count >= total { break }
         }
-        guard message.count >= 4 else { throw .truncated("record") }
-        let total = 4 + (Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3]))
+        guard let total = total(message) else { throw .truncated("record") }
         guard message.count >= total else { throw .truncated("handshake body") }
         let parsed = message[..<total].withUnsafeBytes { raw in
             Result { () throws(ClientHelloError) in try ClientHello(message: raw) }
@@ -85,33 +86,28 @@ package struct ClientHello: Sendable, Equatable {
     private mutating func parseExtension(_ type: UInt16, _ data: inout ByteReader) throws(ClientHelloError) {
         switch type {
         case 0:  // server_name: a list of (type, name); only host_name (0) exists
-            var names = try data.take(Int(try data.u16("server_name list length")), "server_name list")
+            var names = try data.vector16("server_name list")
             while !names.isEmpty {
                 let kind = try names.u8("server_name type")
-                let name = try names.take(Int(try names.u16("server_name length")), "server_name")
+                let name = try names.vector16("server_name")
                 if kind == 0, serverName == nil { serverName = name.bytes }
             }
         case 10:
-            var groups = try data.take(Int(try data.u16("supported_groups length")), "supported_groups")
-            supportedGroups = try groups.u16List("supported_groups")
+            supportedGroups = try data.vector16("supported_groups").u16List("supported_groups")
         case 11:
-            pointFormats = try data.take(Int(try data.u8("ec_point_formats length")), "ec_point_formats").bytes
+            pointFormats = try data.vector8("ec_point_formats").bytes
         case 13:
-            var algorithms = try data.take(Int(try data.u16("signature_algorithms length")), "signature_algorithms")
-            signatureAlgorithms = try algorithms.u16List("signature_algorithms")
+            signatureAlgorithms = try data.vector16("signature_algorithms").u16List("signature_algorithms")
         case 16:
-            var protocols = try data.take(Int(try data.u16("alpn list length")), "alpn list")
-            while !protocols.isEmpty {
-                alpn.append(try protocols.take(Int(try protocols.u8("alpn protocol length")), "alpn protocol").bytes)
-            }
+            var protocols = try data.vector16("alpn list")
+            while !protocols.isEmpty { alpn.append(try protocols.vector8("alpn protocol").bytes) }
         case 43:
-            var versions = try data.take(Int(try data.u8("supported_versions length")), "supported_versions")
-            supportedVersions = try versions.u16List("supported_versions")
+            supportedVersions = try data.vector8("supported_versions").u16List("supported_versions")
         case 51:
-            var shares = try data.take(Int(try data.u16("key_share length")), "key_share")
+            var shares = try data.vector16("key_share")
             while !shares.isEmpty {
                 keyShareGroups.append(try shares.u16("key_share group"))
-                _ = try shares.take(Int(try shares.u16("key_exchange length")), "key_exchange")
+                _ = try shares.vector16("key_exchange")
             }
         default:
             return  // contents not needed: the type and its place in the order are
@@ -192,12 +188,23 @@ private struct ByteReader {
         return ByteReader(base, offset: offset, end: offset + length)
     }
 
-    /// The rest as 16-bit values (an odd length is malformed); one allocation.
-    mutating func u16List(_ field: @autoclosure () -> String) throws(ClientHelloError) -> [UInt16] {
+    /// A TLS vector with a one-byte length, as its own reader; this one moves past it.
+    mutating func vector8(_ field: @autoclosure () -> String) throws(ClientHelloError) -> ByteReader {
+        try take(Int(try u8("\(field()) length")), field())
+    }
+
+    /// A TLS vector with a two-byte length, as its own reader; this one moves past it.
+    mutating func vector16(_ field: @autoclosure () -> String) throws(ClientHelloError) -> ByteReader {
+        try take(Int(try u16("\(field()) length")), field())
+    }
+
+    /// What is left, as 16-bit values (an odd length is malformed); one allocation.
+    func u16List(_ field: @autoclosure () -> String) throws(ClientHelloError) -> [UInt16] {
         guard count % 2 == 0 else { throw .malformed("odd length of \(field())") }
+        var rest = self
         var values: [UInt16] = []
         values.reserveCapacity(count / 2)
-        while !isEmpty { values.append(try u16(field())) }
+        while !rest.isEmpty { values.append(try rest.u16(field())) }
         return values
     }
 }

@@ -227,7 +227,8 @@ public final class EchoServer {
             return
         }
         do {
-            let context = try TLSContext.server(configuration.tls)
+            // An ephemeral certificate stays the one whose fingerprint was logged at start.
+            let context = try TLSContext.server(configuration.tls, sibling: shared.currentTLSContext)
             // Keys from --ticket-key-file are re-read with the certificates; OpenSSL's own
             // random keys are carried over, so that earlier tickets still resume.
             if configuration.tls.ticketKeyFiles.isEmpty, let previous = shared.currentTLSContext {
@@ -237,7 +238,9 @@ public final class EchoServer {
                     logger.warning("SIGHUP: \(error); tickets issued before the reload will not resume", metadata: ["event": "reload"])
                 }
             }
-            if configuration.reportPort != nil { shared.currentReportContext = try TLSContext.server(configuration.reportTLS) }
+            if configuration.reportPort != nil {
+                shared.currentReportContext = try TLSContext.server(configuration.reportTLS, sibling: context)
+            }
             shared.currentTLSContext = context
             fingerprint = context.fingerprint
             logger.notice("SIGHUP: reloaded TLS certificates; sha256 fingerprint \(context.fingerprint ?? "?")", metadata: ["event": "reload"])
