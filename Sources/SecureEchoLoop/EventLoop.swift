@@ -39,6 +39,8 @@ package final class EventLoop {
     package private(set) var registeredCount = 0
     /// Open client connections on this loop (listeners and helpers are not counted).
     package private(set) var connectionCount = 0
+    /// Wake-ups, events and pass lengths, read by /metrics from any thread.
+    package let statistics = LoopStatistics()
 
     package init(poller: any Poller, logger: Logger, id: Int = 0) {
         self.poller = poller
@@ -137,6 +139,7 @@ package final class EventLoop {
         while let entry = deadlines.popExpired(now: now) {
             handler(fd: entry.fd, token: entry.token)?.deadlinePassed(now: now)
         }
+        statistics.passed(events: events.count, nanoseconds: MonotonicClock.now() &- now)
     }
 
     /// The handler registered for `fd` under `token`; nil for a stale event or timer.

@@ -74,6 +74,41 @@ struct MetricsTests {
         #expect(page.contains("# TYPE secure_echo_tls_handshake_duration_seconds histogram"))
     }
 
+    @Test("each loop reports its wake-ups, events and pass lengths: a histogram that adds up")
+    func loopPasses() throws {
+        let server = try ServerProcess(["--metrics-port", "0", "--threads", "2"])
+        let url = "http://127.0.0.1:\(server.metricsPort)/metrics"
+        let started = Date()
+        let client = try TestClient(port: server.plainPort, tls: false)
+        for index in 0..<20 { #expect(try client.echo("line \(index)\n") == "line \(index)\n") }
+        client.close()
+        let page = try curl(url).body
+        let elapsed = Date().timeIntervalSince(started)
+        var wakeupsOfAll = 0.0
+        for loop in 0..<2 {
+            let label = "loop=\"\(loop)\""
+            let wakeups = try #require(sample(page, "secure_echo_loop_wakeups_total{\(label)}"), "\(page)")
+            let events = try #require(sample(page, "secure_echo_loop_events_total{\(label)}"))
+            let count = try #require(sample(page, "secure_echo_loop_pass_duration_seconds_count{\(label)}"))
+            let sum = try #require(sample(page, "secure_echo_loop_pass_duration_seconds_sum{\(label)}"))
+            let buckets = page.split(separator: "\n").filter { $0.hasPrefix("secure_echo_loop_pass_duration_seconds_bucket{\(label),") }
+                .compactMap { Double($0.split(separator: " ").last ?? "") }
+            #expect(buckets.count == 12, "\(page)")
+            #expect(buckets == buckets.sorted(), "cumulative buckets never decrease: \(buckets)")
+            #expect(buckets.last == count)
+            #expect(count == wakeups)
+            // A loop that SO_REUSEPORT gave no client may not have woken at all.
+            #expect((sum > 0) == (wakeups > 0) && sum < elapsed, "busy \(sum) s of \(elapsed) s in \(wakeups) wake-ups")
+            #expect(events <= wakeups * 256)
+            wakeupsOfAll += wakeups
+        }
+        // 20 echoes on one connection take at least 20 wake-ups of its loop (and the accept one).
+        #expect(wakeupsOfAll >= 21, "\(page)")
+        let served = page.split(separator: "\n").filter { $0.hasPrefix("secure_echo_loop_events_total{") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(served.max() ?? 0 >= 20, "one loop saw the 20 readable events: \(served)")
+    }
+
     @Test("other paths are 404, other methods 405, an oversized request 431; a slow request is cut at the handshake timeout")
     func refusals() throws {
         let server = try ServerProcess(["--metrics-port", "0", "--handshake-timeout", "1"])

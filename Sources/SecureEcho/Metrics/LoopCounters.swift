@@ -3,6 +3,7 @@
 // other loop writes; a scrape, on whichever loop serves it, reads every loop's counters and
 // sums them. Per-handshake details (versions, ciphers, durations) change far less often and
 // sit behind a per-loop mutex that only a scrape ever contends for.
+import SecureEchoLoop
 import SecureEchoTLS
 import Synchronization
 
@@ -63,6 +64,8 @@ struct HandshakeTally: Sendable {
 }
 
 final class LoopCounters: Sendable {
+    /// The loop's own pass figures (wake-ups, events, pass lengths), which its EventLoop writes.
+    let passes: LoopStatistics
     let tls = TransportCounters()
     let plain = TransportCounters()
     let http = TransportCounters()
@@ -72,6 +75,10 @@ final class LoopCounters: Sendable {
     let graceTimeouts = Counter()
     let proxyRejected = Counter()
     let handshakes = Mutex(HandshakeTally())
+
+    init(passes: LoopStatistics = LoopStatistics()) {
+        self.passes = passes
+    }
 
     func transport(_ name: String) -> TransportCounters {
         switch name {

@@ -1,4 +1,6 @@
-// GET /metrics: every loop's counters summed, in Prometheus's text exposition format (0.0.4).
+// GET /metrics: every loop's counters summed (the loops' own pass figures per loop), in
+// Prometheus's text exposition format (0.0.4).
+import SecureEchoLoop
 
 enum MetricsText {
     /// `logLinesDropped` is the one figure that is not a loop's: the log writer's.
@@ -65,9 +67,34 @@ enum MetricsText {
         for bucket in buckets { out += "secure_echo_tls_handshake_duration_seconds_bucket\(bucket.labels) \(bucket.value)\n" }
         out += "secure_echo_tls_handshake_duration_seconds_sum \(tally.durationSum)\n"
         out += "secure_echo_tls_handshake_duration_seconds_count \(tally.durationCount)\n"
+        renderPasses(loops, into: &out)
         family("secure_echo_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not keeping up.",
                [("", String(logLinesDropped))])
         return out
+    }
+
+    /// Per loop, not summed: one loop with long passes is the finding, and an average over
+    /// loops would hide it. The label set is bounded by --threads.
+    private static func renderPasses(_ loops: [LoopCounters], into out: inout String) {
+        out += "# HELP secure_echo_loop_wakeups_total Times each event loop came back from its poller.\n"
+        out += "# TYPE secure_echo_loop_wakeups_total counter\n"
+        for (index, loop) in loops.enumerated() { out += "secure_echo_loop_wakeups_total{loop=\"\(index)\"} \(loop.passes.wakeups)\n" }
+        out += "# HELP secure_echo_loop_events_total Readiness events each loop's poller reported (divide by wake-ups for events per wait).\n"
+        out += "# TYPE secure_echo_loop_events_total counter\n"
+        for (index, loop) in loops.enumerated() { out += "secure_echo_loop_events_total{loop=\"\(index)\"} \(loop.passes.events)\n" }
+        out += "# HELP secure_echo_loop_pass_duration_seconds From the poller's return to the loop's next wait: how long every connection on the loop waited.\n"
+        out += "# TYPE secure_echo_loop_pass_duration_seconds histogram\n"
+        for (index, loop) in loops.enumerated() {
+            let name = "secure_echo_loop_pass_duration_seconds"
+            let counts = loop.passes.cumulativePassCounts
+            for (bound, count) in zip(LoopStatistics.passBucketBounds, counts) {
+                out += "\(name)_bucket{loop=\"\(index)\",le=\"\(format(Double(bound) / 1e9))\"} \(count)\n"
+            }
+            let wakeups = loop.passes.wakeups
+            out += "\(name)_bucket{loop=\"\(index)\",le=\"+Inf\"} \(max(wakeups, counts.last ?? 0))\n"
+            out += "\(name)_sum{loop=\"\(index)\"} \(Double(loop.passes.busyNanoseconds) / 1e9)\n"
+            out += "\(name)_count{loop=\"\(index)\"} \(max(wakeups, counts.last ?? 0))\n"
+        }
     }
 
     /// 0.001 → "0.001", 1 → "1", 2.5 → "2.5"

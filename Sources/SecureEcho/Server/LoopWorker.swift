@@ -11,7 +11,7 @@ final class LoopWorker {
     let loop: EventLoop
     let shared: SharedServerState
     /// What this loop counts for /metrics; only this loop's thread writes it.
-    let counters = LoopCounters()
+    let counters: LoopCounters
     private(set) var listeners: [Listener] = []
     /// Wakes this loop from any thread; it then checks the shared shutdown requests.
     let wakeup: EventFD
@@ -21,6 +21,7 @@ final class LoopWorker {
 
     init(loop: EventLoop, shared: SharedServerState, shutdownGrace: Double) throws(SystemCallError) {
         self.loop = loop
+        counters = LoopCounters(passes: loop.statistics)
         self.shared = shared
         self.shutdownGrace = shutdownGrace
         wakeup = try EventFD()
