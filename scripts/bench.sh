@@ -9,7 +9,8 @@
 #   BENCH_SERVERS="secure-echo nio" BENCH_DURATION=10 BENCH_RUNS=3 scripts/bench.sh
 #
 # With BENCH_RUNS=N every timed workload runs N times; the table shows each figure's median with
-# its min–max. secure-echo also runs 100 × 1 KiB ping-pong alone and then again while 19 000 idle
+# its min–max. A second table has tail latency (p50, p99, p99.9) with every server on one loop
+# pinned to CPU 0 and the load generator on CPU 1. secure-echo also runs 100 × 1 KiB ping-pong alone and then again while 19 000 idle
 # TLS connections are held (opened 64 handshakes at a time): cost must not grow with connections.
 # BENCH_REPORT_ONLY=1 measures nothing: it redraws the table and chart from the last results
 # (bench/results/latest.jsonl.txt).
@@ -72,14 +73,25 @@ start() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# run_server NAME [pinned]: pinned runs the server with one loop (thread) on CPU 0 only.
 run_server() {
-    local name="$1"
+    local name="$1" pin=() loops=()
+    if [ "${2:-}" = pinned ]; then pin=(taskset -c 0); fi
     case "$name" in
-        secure-echo) start "$name" .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" --log-level error --max-connections 19500 ;;
-        nio) start "$name" "$(swift build -c release --package-path bench/peers/nio-echo --show-bin-path)/nio-echo" "$cert" "$key" ;;
-        node) command -v node >/dev/null || return 1; start "$name" node bench/peers/node-echo.js "$cert" "$key" ;;
-        python) start "$name" python3 bench/peers/python-echo.py "$cert" "$key" ;;
+        secure-echo)
+            ((${#pin[@]})) && loops=(--threads 1)
+            start "$name" ${pin[@]+"${pin[@]}"} .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" \
+                --log-level error --max-connections 19500 ${loops[@]+"${loops[@]}"} ;;
+        nio)
+            ((${#pin[@]})) && loops=(1)
+            start "$name" ${pin[@]+"${pin[@]}"} "$(swift build -c release --package-path bench/peers/nio-echo --show-bin-path)/nio-echo" \
+                "$cert" "$key" ${loops[@]+"${loops[@]}"} ;;
+        # Node and asyncio serve from one thread already.
+        node) command -v node >/dev/null || return 1; start "$name" ${pin[@]+"${pin[@]}"} node bench/peers/node-echo.js "$cert" "$key" ;;
+        python) start "$name" ${pin[@]+"${pin[@]}"} python3 bench/peers/python-echo.py "$cert" "$key" ;;
         socat)
+            # A process per connection: there is no one-thread socat to pin.
+            ((${#pin[@]})) && return 1
             command -v socat >/dev/null || return 1
             local p; p="$(free_port)"
             start "$name" sh -c "echo $p; exec socat OPENSSL-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,backlog=1024,cert=$cert,key=$key,verify=0 PIPE"
@@ -115,6 +127,21 @@ for name in $servers; do
     } >>"$work/results.txt" || echo "$name: a workload failed (see above)" >&2
     stop_server
 done
+
+# Tail latency where it is stable here: each server with one loop (thread) on CPU 0, the load
+# generator on CPU 1, so that neither waits for the other's core.
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    for name in $servers; do
+        run_server "$name" pinned 2>/dev/null || continue
+        echo "== $name pinned to CPU 0, one loop (pid $pid)" >&2
+        for _ in $(seq 1 "$runs"); do
+            taskset -c 1 "$bench" pingpong --port "$port" --connections 1 --size 64 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pinned1 /"
+            taskset -c 1 "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pinned100 /"
+            taskset -c 1 "$bench" pingpong --port "$port" --connections 10 --size 16384 --duration "$duration" --pid "$pid" --json | sed "s/^/$name pinned16k /"
+        done >>"$work/results.txt" || echo "$name: a pinned workload failed" >&2
+        stop_server
+    done
+fi
 
 # Flat cost with open connections: the same ping-pong alone, then beside 19 000 idle TLS
 # connections (the per-process descriptor limit here is 20 000), each on its own fresh server.
@@ -264,6 +291,30 @@ if rows.get("secure-echo", {}).get("busyidle"):
                f"opening them cost the server {opened:.0f} µs of CPU each"
                + (f", against {steady:.0f} µs per steady handshake ({opened / steady:.2f}×, target ≤ 1.1×)" if steady and opened else "")
                + f"; failures: {failures}." if kib is not None and opened is not None else "\nHolding them failed: " + failures)
+pinned = [("1 conn × 64 B", "pinned1"), ("100 conns × 1 KiB", "pinned100"), ("10 conns × 16 KiB", "pinned16k")]
+pinned_names = [n for n in names if rows[n].get("pinned1")]
+if pinned_names:
+    quantiles = [("p50", "latencyP50Microseconds"), ("p99", "latencyP99Microseconds"), ("p99.9", "latencyP999Microseconds")]
+    pin_columns = [(f"{label} msg/s", key, lambda r: r["messagesPerSecond"], True) for label, key in pinned]
+    pin_columns += [(f"{label} {q} µs", key, (lambda field: lambda r: r.get(field))(field), False)
+                    for label, key in pinned for q, field in quantiles]
+    out.append("\nTail latency with one loop (thread) per server, pinned to CPU 0, and the load generator on CPU 1 "
+               "(socat, a process per connection, has no such configuration), medians (min–max):\n")
+    out.append("| server | " + " | ".join(c[0] for c in pin_columns) + " |")
+    out.append("|---|" + "---|" * len(pin_columns))
+    for n in pinned_names:
+        out.append(f"| {n} | " + " | ".join(cell(n, c) for c in pin_columns) + " |")
+    pin_peers = [n for n in pinned_names if n != "secure-echo"]
+    if "secure-echo" in pinned_names and pin_peers:
+        cells = []
+        for title, key, get, higher in pin_columns:
+            ours = value("secure-echo", key, get, higher)
+            theirs = [v for v in (value(p, key, get, higher) for p in pin_peers) if v is not None]
+            if ours is None or not theirs:
+                cells.append("–"); continue
+            best = max(theirs) if higher else min(theirs)
+            cells.append(f"{ours / best:.2f}×" if higher else f"{best / ours:.2f}×")
+        out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
