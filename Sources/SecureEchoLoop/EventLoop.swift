@@ -28,14 +28,17 @@ package final class EventLoop {
     package let readBuffer: UnsafeMutableRawBufferPointer
     package static let readBufferSize = 64 * 1024
 
+    // The loop's own thread is the only one that touches these, and no access to them spans a
+    // handler call (handlers append to `pending` while the loop walks `pendingSpare`), so they
+    // skip Swift's run-time exclusivity check: a runtime call per access, per event.
     /// Indexed by descriptor: fds are small, dense integers.
-    private var registrations: [Registration?] = []
+    @exclusivity(unchecked) private var registrations: [Registration?] = []
     private var lastToken: UInt32 = 0
-    private var pending: [(fd: CInt, token: UInt32)] = []
-    private var pendingSpare: [(fd: CInt, token: UInt32)] = []
-    private var deadlines = DeadlineHeap()
-    private var events: [PollEvent] = []
-    package private(set) var now: UInt64 = MonotonicClock.now()
+    @exclusivity(unchecked) private var pending: [(fd: CInt, token: UInt32)] = []
+    @exclusivity(unchecked) private var pendingSpare: [(fd: CInt, token: UInt32)] = []
+    @exclusivity(unchecked) private var deadlines = DeadlineHeap()
+    @exclusivity(unchecked) private var events: [PollEvent] = []
+    @exclusivity(unchecked) package private(set) var now: UInt64 = MonotonicClock.now()
     package private(set) var registeredCount = 0
     /// Open client connections on this loop (listeners and helpers are not counted).
     package private(set) var connectionCount = 0

@@ -7,7 +7,9 @@ import Glibc
 /// Owns a socket file descriptor. `close()` is idempotent; `deinit` closes what is still open,
 /// so a descriptor can never leak when its owner goes away.
 package final class Socket {
-    package private(set) var descriptor: CInt
+    // Read before every system call; written only by close(). Unchecked exclusivity: a
+    // socket belongs to one thread, and no access spans a call.
+    @exclusivity(unchecked) package private(set) var descriptor: CInt
 
     package init(takingOwnershipOf descriptor: CInt) {
         precondition(descriptor >= 0, "invalid descriptor \(descriptor)")

@@ -4,7 +4,9 @@ import SecureEchoTLS
 
 package final class PlainTransport: Transport {
     private let socket: Socket
-    private var memo = ReadinessMemo()
+    // Unchecked exclusivity: asked on every read and write, only from the loop's thread, never
+    // held across a call (see Connection's hot properties).
+    @exclusivity(unchecked) private var memo = ReadinessMemo()
 
     package init(socket: Socket) {
         self.socket = socket
