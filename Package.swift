@@ -5,7 +5,7 @@ import PackageDescription
 //
 //   SecureEchoSystem   syscall funnel, Socket, addresses, typed errors, IOResult/Interest
 //        ^
-//   SecureEchoLoop     Poller + backends, EventLoop, timers, EventHandler
+//   SecureEchoLoop     Poller + backends (epoll, poll, io_uring via CLiburing), EventLoop, timers, EventHandler
 //        ^
 //   SecureEchoTLS      the only target that imports COpenSSL: context, session, socket BIO
 //        ^
@@ -36,10 +36,13 @@ let package = Package(
         ),
         // Linux headers (epoll, eventfd, signalfd) that the Glibc module leaves out.
         .systemLibrary(name: "CSystem"),
+        // The io_uring poller's ring helpers (Debian's liburing-dev).
+        .systemLibrary(name: "CLiburing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .target(name: "SecureEchoSystem", dependencies: ["CSystem"]),
         .target(
             name: "SecureEchoLoop",
-            dependencies: ["SecureEchoSystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SecureEchoSystem", .target(name: "CLiburing", condition: .when(platforms: [.linux])),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "SecureEchoTLS", dependencies: ["SecureEchoSystem", "COpenSSL"]),
         .target(

@@ -21,6 +21,7 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)  # socket activ
 # input) is what they need, whichever netcat `nc` points to here.
 command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
 pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev pkg-config)
+pkg-config --exists liburing 2>/dev/null || need+=(liburing-dev pkg-config)
 
 if ((${#need[@]})); then
     echo "installing: ${need[*]}"

@@ -1,5 +1,5 @@
 // The seam between the event loop and the kernel's readiness API.
-// Backends (EpollPoller, PollPoller) translate their native flags into
+// Backends (EpollPoller, PollPoller, IOUringPoller) translate their native flags into
 // `Interest` and `PollEvent` at their edge; nothing above them sees EPOLL*/POLL*.
 import SecureEchoSystem
 
@@ -16,6 +16,7 @@ public struct PollEvent: Sendable {
 public enum PollerKind: String, CaseIterable, Sendable {
     case epoll
     case poll
+    case ioUring = "io_uring"
 }
 
 /// A readiness multiplexer. Level-triggered: an fd stays ready until its condition is consumed.
@@ -39,5 +40,11 @@ public func makePoller(_ kind: PollerKind) throws(SystemCallError) -> any Poller
         #endif
     case .poll:
         return PollPoller()
+    case .ioUring:
+        #if os(Linux)
+        return try IOUringPoller()
+        #else
+        return PollPoller()
+        #endif
     }
 }

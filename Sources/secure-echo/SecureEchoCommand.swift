@@ -58,7 +58,7 @@ struct SecureEchoCommand: ParsableCommand {
     @Option(help: "Event loops, one thread each (default: one per core).")
     var threads: Int?
 
-    @Option(help: "Readiness API: epoll or poll.")
+    @Option(help: "Readiness API: epoll, poll or io_uring (falls back to epoll where the kernel refuses io_uring).")
     var poller: PollerKind = .epoll
 
     @Option(help: "Seconds a TLS client has to complete its handshake.")

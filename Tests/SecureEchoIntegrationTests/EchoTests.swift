@@ -1,5 +1,5 @@
 // Echo behaviour of the real binary, driven from the test process, over both transports
-// and both pollers.
+// and every poller.
 import Foundation
 import Glibc
 import Testing
@@ -8,7 +8,7 @@ import Testing
 @testable import SecureEchoSystem
 @testable import SecureEchoTLS
 
-private let pollers = ["epoll", "poll"]
+private let pollers = ["epoll", "poll", "io_uring"]
 private let transports = [true, false]  // tls, plain
 
 @Suite("Echo against the real binary")

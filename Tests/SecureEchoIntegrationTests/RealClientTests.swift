@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-private let pollers = ["epoll", "poll"]
+private let pollers = ["epoll", "poll", "io_uring"]
 
 @Suite("Real clients")
 struct RealClientTests {

@@ -235,7 +235,7 @@ struct HostileInputTests {
     }
 
     @Test("500 silent connections are all closed by a short idle timeout; a new client is served at once",
-          arguments: ["epoll", "poll"])
+          arguments: ["epoll", "poll", "io_uring"])
     func silentHorde(poller: String) throws {
         let server = try ServerProcess(["--poller", poller, "--idle-timeout", "1"])
         let silent = try (0..<500).map { i in try TestClient(port: server.port(tls: false), tls: false) }

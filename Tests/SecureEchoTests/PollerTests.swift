@@ -68,4 +68,38 @@ struct PollerTests {
         let expected = Set((0..<20).filter { $0 % 3 != 0 }.map(UInt32.init))
         #expect(tokens == expected)
     }
+
+    @Test("readiness left unconsumed is reported again on the next wait (level-triggered)", arguments: PollerKind.allCases)
+    func levelTriggered(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let (a, b) = makeSocketPair()
+        try poller.register(fd: a.descriptor, token: 4, interest: .readable)
+        _ = try [UInt8](repeating: 1, count: 8).withUnsafeBytes { try b.write($0) }
+        #expect(try wait(poller).map(\.token) == [4])
+        #expect(try wait(poller).map(\.token) == [4])
+        var sink = [UInt8](repeating: 0, count: 64)
+        _ = try sink.withUnsafeMutableBytes { try a.read(into: $0) }
+        #expect(try wait(poller, 0).isEmpty)
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("a change made before the next wait replaces readiness already found for the old interest",
+          arguments: PollerKind.allCases)
+    func changeBeforeWait(kind: PollerKind) throws {
+        let poller = try makePoller(kind)
+        let (a, b) = makeSocketPair()
+        _ = try [UInt8](repeating: 1, count: 8).withUnsafeBytes { try b.write($0) }
+        try poller.register(fd: a.descriptor, token: 5, interest: .readable)
+        #expect(try wait(poller).map(\.token) == [5])
+        // The fd is still readable, and the poller may already know; the new interest wins.
+        try poller.modify(fd: a.descriptor, token: 6, interest: .writable)
+        let events = try wait(poller)
+        #expect(events.map(\.token) == [6])
+        #expect(events.first?.ready == .writable)
+        try poller.deregister(fd: a.descriptor)
+        #expect(try wait(poller, 0).isEmpty)
+        try poller.register(fd: a.descriptor, token: 7, interest: .readable)
+        #expect(try wait(poller).map(\.token) == [7])
+        try poller.deregister(fd: a.descriptor)
+    }
 }

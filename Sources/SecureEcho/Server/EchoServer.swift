@@ -39,6 +39,18 @@ public final class EchoServer {
     private var shutdownStartedAt: UInt64 = 0
     private var openAtShutdown = 0
 
+    /// io_uring where the kernel offers it; otherwise epoll, said in one line.
+    private static func availablePoller(_ kind: PollerKind, logger: Logger) -> PollerKind {
+        guard kind == .ioUring else { return kind }
+        do {
+            _ = try makePoller(.ioUring)
+            return kind
+        } catch {
+            logger.warning("io_uring unavailable (\(error)); using epoll", metadata: ["event": "poller_fallback"])
+            return .epoll
+        }
+    }
+
     /// Descriptors beyond one per connection: listeners, pollers, eventfds, signalfd, spares, stdio.
     static let descriptorOverhead = 64
 
@@ -47,6 +59,8 @@ public final class EchoServer {
     /// `logLinesDropped` is reported on /metrics (the log writer belongs to the program).
     public init(configuration: ServerConfiguration, logger: Logger, logLinesDropped: @escaping @Sendable () -> Int = { 0 }) throws {
         try configuration.validate()
+        var configuration = configuration
+        configuration.poller = Self.availablePoller(configuration.poller, logger: logger)
         self.configuration = configuration
         self.logger = logger
         try ResourceLimits.ensureOpenFiles(configuration.maxConnections + Self.descriptorOverhead * configuration.threads,
@@ -159,7 +173,7 @@ public final class EchoServer {
     /// Serves until SIGTERM or SIGINT, then until every connection has finished or the
     /// shutdown grace has passed. Call once.
     public func run() throws {
-        logger.info("serving with \(configuration.threads) \(configuration.poller) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)", metadata: ["event": "serving"])
+        logger.info("serving with \(configuration.threads) \(configuration.poller.rawValue) loop(s) mode=\(configuration.mode) max_line=\(configuration.maxLine) max_connections=\(configuration.maxConnections)", metadata: ["event": "serving"])
         var threads: [LoopThread] = []
         let shared = self.shared
         let mainWakeup = wakeups[0]
