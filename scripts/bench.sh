@@ -15,7 +15,7 @@
 # BENCH_REPORT_ONLY=1 measures nothing: it redraws the table and chart from the last results
 # (bench/results/latest.jsonl.txt).
 #
-# Servers: secure-echo; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
+# Servers: secure-echo; secure-echo-io_uring (the same with --poller io_uring, not counted as a peer); nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
 # node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
 # installed with apt-get when missing, and gnuplot for the chart. Every server gets the same
 # ECDSA P-256 certificate.
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 
 duration="${BENCH_DURATION:-5}"
 runs="${BENCH_RUNS:-1}"
-servers="${BENCH_SERVERS:-secure-echo nio node python socat}"
+servers="${BENCH_SERVERS:-secure-echo secure-echo-io_uring nio node python socat}"
 results=bench/results
 mkdir -p "$results"
 work="$(mktemp -d)"
@@ -78,8 +78,9 @@ run_server() {
     local name="$1" pin=() loops=()
     if [ "${2:-}" = pinned ]; then pin=(taskset -c 0); fi
     case "$name" in
-        secure-echo)
+        secure-echo|secure-echo-io_uring)
             ((${#pin[@]})) && loops=(--threads 1)
+            [ "$name" = secure-echo-io_uring ] && loops+=(--poller io_uring)
             start "$name" ${pin[@]+"${pin[@]}"} .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" \
                 --log-level error --max-connections 19500 ${loops[@]+"${loops[@]}"} ;;
         nio)
@@ -216,7 +217,8 @@ names = list(rows)
 # Read back from the results, so a redraw (BENCH_REPORT_ONLY=1) describes the run it shows.
 runs_done = max((len(r.get("pingpong1", [])) for r in rows.values()), default=0)
 timed_seconds = next((round(r["pingpong1"][0]["seconds"]) for r in rows.values() if r.get("pingpong1")), sys.argv[3])
-peers = [n for n in names if n != "secure-echo"]
+# secure-echo-io_uring is secure-echo with another poller, not a peer.
+peers = [n for n in names if not n.startswith("secure-echo")]
 out = []
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 out.append(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
@@ -234,10 +236,10 @@ def cell(n, c):
     return shown + (f"<br>({fmt(values[0])}–{fmt(values[-1])})" if len(values) > 1 else "")
 for n in names:
     out.append(f"| {n} | " + " | ".join(cell(n, c) for c in columns) + " |")
-if "secure-echo" in rows and peers:
+for ours_name in (n for n in names if n.startswith("secure-echo") and peers):
     cells = []
     for title, key, get, higher in columns:
-        ours = value("secure-echo", key, get, higher)
+        ours = value(ours_name, key, get, higher)
         theirs = [v for v in (value(p, key, get, higher) for p in peers) if v is not None]
         if ours is None or not theirs:
             cells.append("–"); continue
@@ -246,7 +248,7 @@ if "secure-echo" in rows and peers:
             cells.append(f"{ours / best:.2f}×")
         else:
             cells.append("best (lower is better)" if ours == 0 else f"{best / ours:.2f}× (lower is better)")
-    out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
+    out.append(f"| **{ours_name} vs best peer** | " + " | ".join(cells) + " |")
 out.append("\nRatios: above 1 means secure-echo is better (for lower-is-better columns, best peer ÷ secure-echo). "
            "Every echoed byte is verified; a run with a mismatch or failure shows –.")
 if floor and not floor.get("failures") and floor.get("heapKiBPerIdleSession") is not None:
@@ -304,17 +306,17 @@ if pinned_names:
     out.append("|---|" + "---|" * len(pin_columns))
     for n in pinned_names:
         out.append(f"| {n} | " + " | ".join(cell(n, c) for c in pin_columns) + " |")
-    pin_peers = [n for n in pinned_names if n != "secure-echo"]
-    if "secure-echo" in pinned_names and pin_peers:
+    pin_peers = [n for n in pinned_names if not n.startswith("secure-echo")]
+    for ours_name in (n for n in pinned_names if n.startswith("secure-echo") and pin_peers):
         cells = []
         for title, key, get, higher in pin_columns:
-            ours = value("secure-echo", key, get, higher)
+            ours = value(ours_name, key, get, higher)
             theirs = [v for v in (value(p, key, get, higher) for p in pin_peers) if v is not None]
             if ours is None or not theirs:
                 cells.append("–"); continue
             best = max(theirs) if higher else min(theirs)
             cells.append(f"{ours / best:.2f}×" if higher else f"{best / ours:.2f}×")
-        out.append("| **secure-echo vs best peer** | " + " | ".join(cells) + " |")
+        out.append(f"| **{ours_name} vs best peer** | " + " | ".join(cells) + " |")
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)

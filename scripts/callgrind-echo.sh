@@ -10,6 +10,7 @@
 # prints instructions per echo for the whole process and for libssl+libcrypto alone.
 # CALLGRIND_MODE=handshake counts per full TLS handshake instead (4 in flight, no echo).
 # Several build directories are measured in one run, side by side, with the same settings.
+# CALLGRIND_SERVER_ARGS adds flags to the server's command line (e.g. "--poller io_uring").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
@@ -31,7 +32,7 @@ printf '%-40s %12s %14s %14s\n' "build" "${unit}s" "instr/$unit" "libssl+crypto"
 for dir in "${dirs[@]}"; do
     out="$work/callgrind.out"
     valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no \
-        "$dir/secure-echo" --threads 1 --tls-port 0 --plain-port 0 --log-level error \
+        "$dir/secure-echo" --threads 1 --tls-port 0 --plain-port 0 --log-level error ${CALLGRIND_SERVER_ARGS:-} \
         >"$work/ready" 2>"$work/valgrind.log" &
     server_pid=$!
     for _ in $(seq 1 600); do grep -q '^ready' "$work/ready" 2>/dev/null && break; sleep 0.1; done

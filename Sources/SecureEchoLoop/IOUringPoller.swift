@@ -26,14 +26,16 @@ public final class IOUringPoller: Poller {
     private let capacity = 256
     /// Removals post no completion of their own when the kernel can skip it.
     private let removalFlags: UInt8
+    // The tables below skip Swift's run-time exclusivity check, as the loop's do: only the
+    // loop's thread touches them and no access spans a call that could reach them again.
     /// Indexed by descriptor.
-    private var slots: [Slot?] = []
+    @exclusivity(unchecked) private var slots: [Slot?] = []
     /// Bumped whenever a request for the fd is removed or replaced, and carried in the
     /// request's user data: a completion from an earlier request (one that had completed
     /// before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
-    private var generations: [UInt8] = []
+    @exclusivity(unchecked) private var generations: [UInt8] = []
     /// Descriptors whose one-shot poll completed in the last wait: armed again before the next.
-    private var fired: [CInt] = []
+    @exclusivity(unchecked) private var fired: [CInt] = []
     /// User data of removal requests, whose own completions mean nothing to the loop.
     private static let removal = UInt64.max
 
