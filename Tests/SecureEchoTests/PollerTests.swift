@@ -1,5 +1,7 @@
-import Testing
+import Foundation
 import Glibc
+import Logging
+import Testing
 @testable import SecureEcho
 @testable import SecureEchoLoop
 @testable import SecureEchoSystem
@@ -101,5 +103,52 @@ struct PollerTests {
         try poller.register(fd: a.descriptor, token: 7, interest: .readable)
         #expect(try wait(poller).map(\.token) == [7])
         try poller.deregister(fd: a.descriptor)
+    }
+}
+
+/// Log lines kept in memory, for tests that assert what was said.
+private final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var captured: [String] = []
+    var lines: [String] { lock.withLock { captured } }
+    func append(_ line: String) { lock.withLock { captured.append(line) } }
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let log: CapturedLog
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        log.append("\(level) \(message)")
+    }
+}
+
+@Suite("io_uring fallback")
+struct IOUringFallbackTests {
+    @Test("a ring the kernel refuses is a typed error naming io_uring_setup")
+    func refusedRing() {
+        #expect(throws: SystemCallError.self) { _ = try IOUringPoller(entries: 0) }
+        do {
+            _ = try IOUringPoller(entries: 0)
+        } catch {
+            #expect(error.description.hasPrefix("io_uring_setup: "))
+        }
+    }
+
+    @Test("where io_uring is refused the server uses epoll and says so in one line; other pollers are kept")
+    func fallsBackToEpoll() {
+        let log = CapturedLog()
+        let logger = Logger(label: "test", factory: { _ in CapturingLogHandler(log: log) })
+        let refused: (PollerKind) throws(SystemCallError) -> any Poller = { _ throws(SystemCallError) in
+            throw SystemCallError(call: "io_uring_setup", errno: EPERM)
+        }
+        #expect(EchoServer.availablePoller(.ioUring, logger: logger, probe: refused) == .epoll)
+        #expect(log.lines == ["warning io_uring unavailable (io_uring_setup: Operation not permitted); using epoll"])
+        #expect(EchoServer.availablePoller(.poll, logger: logger, probe: refused) == .poll)
+        #expect(log.lines.count == 1)
     }
 }

@@ -39,11 +39,13 @@ public final class EchoServer {
     private var shutdownStartedAt: UInt64 = 0
     private var openAtShutdown = 0
 
-    /// io_uring where the kernel offers it; otherwise epoll, said in one line.
-    private static func availablePoller(_ kind: PollerKind, logger: Logger) -> PollerKind {
+    /// io_uring where the kernel offers it; otherwise epoll, said in one line. `probe` makes
+    /// a poller of the kind asked for (tests pass one that fails, as a kernel without io_uring does).
+    static func availablePoller(_ kind: PollerKind, logger: Logger,
+                                probe: (PollerKind) throws(SystemCallError) -> any Poller = makePoller) -> PollerKind {
         guard kind == .ioUring else { return kind }
         do {
-            _ = try makePoller(.ioUring)
+            _ = try probe(.ioUring)
             return kind
         } catch {
             logger.warning("io_uring unavailable (\(error)); using epoll", metadata: ["event": "poller_fallback"])
