@@ -354,7 +354,7 @@ set boxwidth 0.9
 set yrange [0:1.15]
 set ylabel "fraction of the best server's figure"
 set grid ytics
-set key top center horizontal
+set key top center horizontal noenhanced  # server names have underscores
 set xtics rotate by 20 right scale 0 font "sans,10"
 set bmargin 6
 set rmargin 4
