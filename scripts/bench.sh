@@ -236,9 +236,10 @@ def cell(n, c):
     return shown + (f"<br>({fmt(values[0])}–{fmt(values[-1])})" if len(values) > 1 else "")
 for n in names:
     out.append(f"| {n} | " + " | ".join(cell(n, c) for c in columns) + " |")
-for ours_name in (n for n in names if n.startswith("secure-echo") and peers):
+def ratio_row(ours_name, table_columns, peers, mark_lower):
+    """secure-echo's (or a variant's) figures against the best peer's, one cell per column."""
     cells = []
-    for title, key, get, higher in columns:
+    for title, key, get, higher in table_columns:
         ours = value(ours_name, key, get, higher)
         theirs = [v for v in (value(p, key, get, higher) for p in peers) if v is not None]
         if ours is None or not theirs:
@@ -247,8 +248,11 @@ for ours_name in (n for n in names if n.startswith("secure-echo") and peers):
         if higher:
             cells.append(f"{ours / best:.2f}×")
         else:
-            cells.append("best (lower is better)" if ours == 0 else f"{best / ours:.2f}× (lower is better)")
-    out.append(f"| **{ours_name} vs best peer** | " + " | ".join(cells) + " |")
+            note = " (lower is better)" if mark_lower else ""
+            cells.append(f"best{note}" if ours == 0 else f"{best / ours:.2f}×{note}")
+    return f"| **{ours_name} vs best peer** | " + " | ".join(cells) + " |"
+if peers:
+    out.extend(ratio_row(n, columns, peers, True) for n in names if n.startswith("secure-echo"))
 out.append("\nRatios: above 1 means secure-echo is better (for lower-is-better columns, best peer ÷ secure-echo). "
            "Every echoed byte is verified; a run with a mismatch or failure shows –.")
 if floor and not floor.get("failures") and floor.get("heapKiBPerIdleSession") is not None:
@@ -307,16 +311,8 @@ if pinned_names:
     for n in pinned_names:
         out.append(f"| {n} | " + " | ".join(cell(n, c) for c in pin_columns) + " |")
     pin_peers = [n for n in pinned_names if not n.startswith("secure-echo")]
-    for ours_name in (n for n in pinned_names if n.startswith("secure-echo") and pin_peers):
-        cells = []
-        for title, key, get, higher in pin_columns:
-            ours = value(ours_name, key, get, higher)
-            theirs = [v for v in (value(p, key, get, higher) for p in pin_peers) if v is not None]
-            if ours is None or not theirs:
-                cells.append("–"); continue
-            best = max(theirs) if higher else min(theirs)
-            cells.append(f"{ours / best:.2f}×" if higher else f"{best / ours:.2f}×")
-        out.append(f"| **{ours_name} vs best peer** | " + " | ".join(cells) + " |")
+    if pin_peers:
+        out.extend(ratio_row(n, pin_columns, pin_peers, False) for n in pinned_names if n.startswith("secure-echo"))
 text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)

@@ -30,7 +30,7 @@ public final class IOUringPoller: Poller {
     // loop's thread touches them and no access spans a call that could reach them again.
     /// Indexed by descriptor.
     @exclusivity(unchecked) private var slots: [Slot?] = []
-    /// Bumped whenever a request for the fd is removed or replaced, and carried in the
+    /// Bumped at each registration and whenever a request for the fd is removed, and carried in the
     /// request's user data: a completion from an earlier request (one that had completed
     /// before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
     @exclusivity(unchecked) private var generations: [UInt8] = []
@@ -90,7 +90,7 @@ public final class IOUringPoller: Poller {
         // Remove and add rather than update in place: an update of a request that has already
         // completed fails, and the fd would then sleep with nothing armed.
         if slot.armed {
-            try remove(fd, data: userData(fd: fd))
+            try remove(fd, data: userData(fd: fd, token: slot.token))
             slot.armed = false
         }
         slot.token = token
@@ -106,7 +106,7 @@ public final class IOUringPoller: Poller {
         }
         // The request holds a reference to the socket: the removal, sent with the next wait,
         // is what lets a closed socket go.
-        if slot.armed { try remove(fd, data: userData(fd: fd)) }
+        if slot.armed { try remove(fd, data: userData(fd: fd, token: slot.token)) }
         slots[index] = nil
     }
 
@@ -164,9 +164,9 @@ public final class IOUringPoller: Poller {
         return PollEvent(fd: fd, token: token, ready: ready)
     }
 
-    private func userData(fd: CInt) -> UInt64 {
-        let index = Int(fd)
-        return UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[index]) << 32 | UInt64(slots[index]?.token ?? 0)
+    /// What a request carries back in its completion: fd, the fd's current generation, token.
+    private func userData(fd: CInt, token: UInt32) -> UInt64 {
+        UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
     }
 
     /// Queues a poll request for the fd's interest (errors and hang-ups are always reported).
@@ -178,7 +178,7 @@ public final class IOUringPoller: Poller {
         if slot.interest.contains(.writable) { mask |= UInt32(POLLOUT) }
         let sqe = try submissionEntry()
         io_uring_prep_poll_add(sqe, fd, mask)
-        io_uring_sqe_set_data64(sqe, userData(fd: fd))
+        io_uring_sqe_set_data64(sqe, userData(fd: fd, token: slot.token))
         slot.armed = true
         slots[index] = slot
     }
