@@ -1,10 +1,14 @@
-// Linux io_uring backend, readiness through one-shot poll requests (IORING_OP_POLL_ADD).
+// Linux io_uring backend. Sockets registered with a `CompletedReceive` are received for:
+// a one-shot IORING_OP_RECV picks a buffer from the loop's provided-buffer ring when bytes
+// arrive, and the connection is reported readable with its bytes already in user space, so
+// an echo costs no read system call. Everything else (listeners, eventfds, writability, and a
+// socket whose readers have the turn) waits through one-shot IORING_OP_POLL_ADD requests.
 //
-// Every registration change is a submission queue entry, and all of a pass's entries go to
-// the kernel in the one io_uring_enter that also waits: where epoll makes an epoll_ctl system
-// call per change, this makes none. A one-shot poll completes once; the poller arms it again
-// before the next wait, so an fd that is still ready completes again at once: level-triggered,
-// as the Poller protocol promises, without the loop knowing.
+// Every request is a submission queue entry, and all of a pass's entries go to the kernel in
+// the one io_uring_enter that also waits: where epoll makes an epoll_ctl system call per
+// change, this makes none. Requests are one-shot; before each wait the poller looks again at
+// every descriptor that fired or changed and arms what it needs, so an fd that is still ready
+// completes again at once: level-triggered, as the Poller protocol promises.
 import SecureEchoSystem
 #if os(Linux)
 import CLiburing
@@ -16,8 +20,16 @@ public final class IOUringPoller: Poller {
     private struct Slot {
         var token: UInt32
         var interest: Interest
-        /// A poll request for this fd is in the kernel and its completion not yet seen.
-        var armed: Bool
+        /// Where received bytes go; nil for descriptors waited on by poll requests only.
+        let receive: CompletedReceive?
+        /// A poll request for this fd is in the kernel (with `pollMask`), its completion unseen.
+        var polling = false
+        var pollMask: UInt32 = 0
+        /// A receive is in the kernel, its completion unseen (a cancelled one too).
+        var receiving = false
+        var cancelling = false
+        /// Listed in `dirty`: looked at again before the next wait.
+        var dirty = false
     }
 
     /// Owned here (liburing keeps the ring's mmapped queues behind it), freed in deinit.
@@ -26,22 +38,37 @@ public final class IOUringPoller: Poller {
     private let capacity = 256
     /// Removals post no completion of their own when the kernel can skip it.
     private let removalFlags: UInt8
+    /// Nil where the kernel has no provided-buffer rings: every socket is then waited on by poll.
+    private let buffers: ProvidedBuffers?
     // The tables below skip Swift's run-time exclusivity check, as the loop's do: only the
     // loop's thread touches them and no access spans a call that could reach them again.
     /// Indexed by descriptor.
     @exclusivity(unchecked) private var slots: [Slot?] = []
-    /// Bumped at each registration and whenever a request for the fd is removed, and carried in the
-    /// request's user data: a completion from an earlier request (one that had completed
-    /// before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
+    /// Bumped at each registration and whenever a poll request for the fd is removed, and
+    /// carried in the request's user data: a completion from an earlier request (one that had
+    /// completed before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
     @exclusivity(unchecked) private var generations: [UInt8] = []
-    /// Descriptors whose one-shot poll completed in the last wait: armed again before the next.
-    @exclusivity(unchecked) private var fired: [CInt] = []
-    /// User data of removal requests, whose own completions mean nothing to the loop.
+    /// Descriptors to look at before the next wait: a request completed, the interest changed,
+    /// or a lent buffer is still to be read.
+    @exclusivity(unchecked) private var dirty: [CInt] = []
+    @exclusivity(unchecked) private var dirtySpare: [CInt] = []
+    /// Sockets with received bytes (or their end) waiting for a reader that wants them: reported
+    /// readable by the next wait without the kernel, which then does not block.
+    @exclusivity(unchecked) private var waiting: [CInt] = []
+    /// User data of removals and cancellations, whose own completions mean nothing to the loop.
     private static let removal = UInt64.max
+    /// Marks a receive's user data (a poll's has it clear).
+    private static let receiveBit: UInt64 = 1 << 63
+
+    /// Receive buffers per loop and their size: 128 × 16 KiB = 2 MiB, whatever the number of
+    /// connections (a TLS record's ciphertext fits in one).
+    public static let receiveBufferCount = 128
+    public static let receiveBufferSize = 16 * 1024 + 512
 
     /// Fails, with the errno of io_uring_setup, where the kernel has no io_uring or
     /// `kernel.io_uring_disabled` forbids it; the server then falls back to epoll.
-    public init(entries: UInt32 = 1024) throws(SystemCallError) {
+    /// `receiving: false` keeps to poll requests (readiness only), for comparison.
+    public init(entries: UInt32 = 1024, receiving: Bool = true) throws(SystemCallError) {
         ring = .allocate(capacity: 1)
         completions = .allocate(capacity: capacity)
         var params = io_uring_params()
@@ -59,16 +86,22 @@ public final class IOUringPoller: Poller {
             throw SystemCallError(call: "io_uring_setup", errno: -result)
         }
         removalFlags = params.features & UInt32(IORING_FEAT_CQE_SKIP) != 0 ? UInt8(1 << IOSQE_CQE_SKIP_SUCCESS_BIT) : 0
-        fired.reserveCapacity(capacity)
+        buffers = receiving ? try? ProvidedBuffers(registeringWith: ring, count: Self.receiveBufferCount,
+                                                   size: Self.receiveBufferSize) : nil
+        dirty.reserveCapacity(capacity)
+        dirtySpare.reserveCapacity(capacity)
     }
 
     deinit {
+        // The ring goes first: the kernel lets go of the buffer ring before its memory is freed.
         io_uring_queue_exit(ring)
         ring.deallocate()
         completions.deallocate()
     }
 
-    public func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError) {
+    public var receivesForSockets: Bool { buffers != nil }
+
+    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError) {
         let index = Int(fd)
         guard index >= 0 else { throw SystemCallError(call: "io_uring poll", errno: EBADF) }
         if index >= slots.count {
@@ -78,25 +111,18 @@ public final class IOUringPoller: Poller {
         }
         guard slots[index] == nil else { throw SystemCallError(call: "io_uring poll", errno: EEXIST) }
         generations[index] &+= 1
-        slots[index] = Slot(token: token, interest: interest, armed: false)
-        try arm(fd)
+        slots[index] = Slot(token: token, interest: interest, receive: buffers == nil ? nil : receive)
+        markDirty(fd)
     }
 
     public func modify(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError) {
         let index = Int(fd)
-        guard index >= 0, index < slots.count, var slot = slots[index] else {
+        guard index >= 0, index < slots.count, slots[index] != nil else {
             throw SystemCallError(call: "io_uring poll", errno: ENOENT)
         }
-        // Remove and add rather than update in place: an update of a request that has already
-        // completed fails, and the fd would then sleep with nothing armed.
-        if slot.armed {
-            try remove(fd, data: userData(fd: fd, token: slot.token))
-            slot.armed = false
-        }
-        slot.token = token
-        slot.interest = interest
-        slots[index] = slot
-        try arm(fd)
+        slots[index]?.token = token
+        slots[index]?.interest = interest
+        markDirty(fd)
     }
 
     public func deregister(fd: CInt) throws(SystemCallError) {
@@ -104,29 +130,32 @@ public final class IOUringPoller: Poller {
         guard index >= 0, index < slots.count, let slot = slots[index] else {
             throw SystemCallError(call: "io_uring poll", errno: ENOENT)
         }
-        // The request holds a reference to the socket: the removal, sent with the next wait,
-        // is what lets a closed socket go.
-        if slot.armed { try remove(fd, data: userData(fd: fd, token: slot.token)) }
+        // The requests hold a reference to the socket: their removal, sent with the next wait,
+        // is what lets a closed socket go. A receive that completes anyway finds no slot and
+        // its buffer goes back to the ring.
+        if slot.polling { try removePoll(fd, token: slot.token) }
+        if slot.receiving, !slot.cancelling { try cancelReceive(fd, token: slot.token) }
+        if let id = slot.receive?.reclaim(force: true) { buffers?.giveBack(id) }
         slots[index] = nil
     }
 
     public func wait(timeoutMilliseconds: CInt, into events: inout [PollEvent]) throws(SystemCallError) {
         events.removeAll(keepingCapacity: true)
-        for fd in fired {
-            if let slot = slots[Int(fd)], !slot.armed { try arm(fd) }
-        }
-        fired.removeAll(keepingCapacity: true)
+        swap(&dirty, &dirtySpare)
+        for fd in dirtySpare { try reconcile(fd) }
+        dirtySpare.removeAll(keepingCapacity: true)
+        buffers?.publish()
 
+        let timeout = waiting.isEmpty ? timeoutMilliseconds : 0
         let result: CInt
-        if timeoutMilliseconds < 0 {
+        if timeout < 0 {
             result = io_uring_submit_and_wait(ring, 1)
-        } else if timeoutMilliseconds == 0 {
+        } else if timeout == 0 {
             result = io_uring_submit(ring)
         } else {
-            var timeout = __kernel_timespec(tv_sec: Int64(timeoutMilliseconds / 1000),
-                                            tv_nsec: Int64(timeoutMilliseconds % 1000) * 1_000_000)
+            var span = __kernel_timespec(tv_sec: Int64(timeout / 1000), tv_nsec: Int64(timeout % 1000) * 1_000_000)
             var first: UnsafeMutablePointer<io_uring_cqe>?
-            result = io_uring_submit_and_wait_timeout(ring, &first, 1, &timeout, nil)
+            result = io_uring_submit_and_wait_timeout(ring, &first, 1, &span, nil)
         }
         if result < 0, result != -ETIME, result != -EINTR {
             throw SystemCallError(call: "io_uring_enter", errno: -result)
@@ -135,23 +164,30 @@ public final class IOUringPoller: Poller {
         let count = Int(io_uring_peek_batch_cqe(ring, completions, UInt32(capacity)))
         for i in 0..<count {
             guard let cqe = completions[i] else { continue }
-            if let event = event(data: cqe.pointee.user_data, result: cqe.pointee.res) { events.append(event) }
+            let data = cqe.pointee.user_data
+            guard data != Self.removal else { continue }
+            let event = data & Self.receiveBit != 0
+                ? received(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
+                : polled(data: data, result: cqe.pointee.res)
+            if let event { events.append(event) }
         }
         io_uring_cq_advance(ring, UInt32(count))
+        for fd in waiting {
+            if let slot = slots[Int(fd)] { events.append(PollEvent(fd: fd, token: slot.token, ready: .readable)) }
+        }
+        waiting.removeAll(keepingCapacity: true)
     }
 
-    /// The loop's event for one completion, or nil for a stale one or a removal's own.
-    private func event(data: UInt64, result: Int32) -> PollEvent? {
-        guard data != Self.removal else { return nil }
-        let fd = CInt(truncatingIfNeeded: data >> 40)
-        let generation = UInt8(truncatingIfNeeded: data >> 32)
-        let token = UInt32(truncatingIfNeeded: data)
+    // MARK: - Completions
+
+    /// The loop's event for a poll completion, or nil for a stale one.
+    private func polled(data: UInt64, result: Int32) -> PollEvent? {
+        let (fd, generation, token) = Self.decode(data)
         let index = Int(fd)
-        guard index < slots.count, var slot = slots[index], slot.armed, slot.token == token,
+        guard index < slots.count, let slot = slots[index], slot.polling, slot.token == token,
               generations[index] == generation else { return nil }
-        slot.armed = false
-        slots[index] = slot
-        fired.append(fd)
+        slots[index]?.polling = false
+        markDirty(fd)
         var ready: Interest = []
         if result < 0 {
             ready = [.readable, .writable]  // the handler's own read or write reports the error
@@ -164,32 +200,138 @@ public final class IOUringPoller: Poller {
         return PollEvent(fd: fd, token: token, ready: ready)
     }
 
-    /// What a request carries back in its completion: fd, the fd's current generation, token.
-    private func userData(fd: CInt, token: UInt32) -> UInt64 {
-        UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
+    /// Hands a receive's bytes (or end, or error) to the socket's `CompletedReceive` and reports
+    /// the socket readable; a receive that outlived its registration gives its buffer back.
+    private func received(data: UInt64, result: Int32, flags: UInt32) -> PollEvent? {
+        let (fd, _, token) = Self.decode(data)
+        let index = Int(fd)
+        let bufferID = flags & UInt32(IORING_CQE_F_BUFFER) != 0 ? UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT) : nil
+        guard index < slots.count, let slot = slots[index], slot.receiving, slot.token == token,
+              let receive = slot.receive, let buffers else {
+            if let bufferID { buffers?.giveBack(bufferID) }
+            return nil
+        }
+        slots[index]?.receiving = false
+        slots[index]?.cancelling = false
+        markDirty(fd)
+        var ready: Interest = .readable
+        switch result {
+        case 1...:
+            guard let bufferID else { return nil }  // cannot happen with buffer selection
+            let more = flags & UInt32(IORING_CQE_F_SOCK_NONEMPTY) != 0 || Int(result) == buffers.size
+            receive.received(buffers.bytes(bufferID, length: Int(result)), bufferID: bufferID, more: more)
+        case 0:
+            receive.receivedEnd()
+        case -ECANCELED:
+            return nil
+        case -ENOBUFS, -EAGAIN, -EINTR:
+            // Every buffer is lent: the socket's readers read it themselves until it is empty.
+            receive.noBufferFree()
+        default:
+            receive.receiveFailed(-result)
+            ready = [.readable, .writable]
+        }
+        // Bytes that arrive after the connection stopped reading (a cancellation that came too
+        // late) wait in the receive until it reads again.
+        return slot.interest.contains(.readable) ? PollEvent(fd: fd, token: token, ready: ready) : nil
     }
 
-    /// Queues a poll request for the fd's interest (errors and hang-ups are always reported).
-    private func arm(_ fd: CInt) throws(SystemCallError) {
+    // MARK: - Arming
+
+    private func markDirty(_ fd: CInt) {
+        let index = Int(fd)
+        guard slots[index]?.dirty == false else { return }
+        slots[index]?.dirty = true
+        dirty.append(fd)
+    }
+
+    /// Arms, for one descriptor, the requests its interest and its receive's state call for.
+    private func reconcile(_ fd: CInt) throws(SystemCallError) {
         let index = Int(fd)
         guard var slot = slots[index] else { return }
-        var mask: UInt32 = 0
-        if slot.interest.contains(.readable) { mask |= UInt32(POLLIN) }
-        if slot.interest.contains(.writable) { mask |= UInt32(POLLOUT) }
-        let sqe = try submissionEntry()
-        io_uring_prep_poll_add(sqe, fd, mask)
-        io_uring_sqe_set_data64(sqe, userData(fd: fd, token: slot.token))
-        slot.armed = true
+        slot.dirty = false
+        let reading = slot.interest.contains(.readable)
+        var mask: UInt32 = slot.interest.contains(.writable) ? UInt32(POLLOUT) : 0
+        var needsPoll = true
+        if let receive = slot.receive {
+            if let id = receive.reclaim() { buffers?.giveBack(id) }
+            let news = receive.hasNews
+            if reading && news { waiting.append(fd) }
+            // The readers have the turn while bytes may still be in the socket: wait for them by poll.
+            if reading && !news && receive.mayRead { mask |= UInt32(POLLIN) }
+            let byReceive = reading && !news && !receive.mayRead
+            if byReceive && !slot.receiving {
+                try armReceive(fd, token: slot.token)
+                slot.receiving = true
+            } else if !reading && slot.receiving && !slot.cancelling {
+                try cancelReceive(fd, token: slot.token)
+                slot.cancelling = true
+            }
+            // A receive in the kernel reports an error or hang-up itself.
+            needsPoll = mask != 0 || !slot.receiving && !news
+            if reading && news {
+                // Reported again until a reader takes it (level-triggered), and its buffer
+                // taken back once read.
+                slot.dirty = true
+                dirty.append(fd)
+            }
+        } else if reading {
+            mask |= UInt32(POLLIN)
+        }
+        if slot.polling && (!needsPoll || slot.pollMask != mask) {
+            try removePoll(fd, token: slot.token)
+            slot.polling = false
+        }
+        if needsPoll && !slot.polling {
+            let sqe = try submissionEntry()
+            io_uring_prep_poll_add(sqe, fd, mask)
+            io_uring_sqe_set_data64(sqe, pollData(fd: fd, token: slot.token))
+            slot.polling = true
+            slot.pollMask = mask
+        }
         slots[index] = slot
     }
 
-    /// Queues the removal of the fd's armed request (`data`, its user data) and retires its generation.
-    private func remove(_ fd: CInt, data: UInt64) throws(SystemCallError) {
+    private func armReceive(_ fd: CInt, token: UInt32) throws(SystemCallError) {
+        guard let buffers else { return }
         let sqe = try submissionEntry()
-        io_uring_prep_poll_remove(sqe, data)
+        io_uring_prep_recv(sqe, fd, nil, 0, 0)
+        sqe.pointee.flags |= UInt8(1 << IOSQE_BUFFER_SELECT_BIT)
+        sqe.pointee.buf_group = buffers.group
+        io_uring_sqe_set_data64(sqe, receiveData(fd: fd, token: token))
+    }
+
+    /// Asks the kernel to stop a receive; bytes it already took still complete (and are kept).
+    private func cancelReceive(_ fd: CInt, token: UInt32) throws(SystemCallError) {
+        let sqe = try submissionEntry()
+        io_uring_prep_cancel64(sqe, receiveData(fd: fd, token: token), 0)
+        io_uring_sqe_set_data64(sqe, Self.removal)
+        sqe.pointee.flags |= removalFlags
+    }
+
+    /// Queues the removal of the fd's poll request and retires its generation.
+    private func removePoll(_ fd: CInt, token: UInt32) throws(SystemCallError) {
+        let sqe = try submissionEntry()
+        io_uring_prep_poll_remove(sqe, pollData(fd: fd, token: token))
         io_uring_sqe_set_data64(sqe, Self.removal)
         sqe.pointee.flags |= removalFlags
         generations[Int(fd)] &+= 1
+    }
+
+    // MARK: - User data: fd (bits 40–62), receive flag (63), generation (32–39), token (0–31)
+
+    private func pollData(fd: CInt, token: UInt32) -> UInt64 {
+        UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
+    }
+
+    /// A receive needs no generation: at most one is in the kernel per registration, and the
+    /// token tells registrations apart.
+    private func receiveData(fd: CInt, token: UInt32) -> UInt64 {
+        Self.receiveBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
+    }
+
+    private static func decode(_ data: UInt64) -> (fd: CInt, generation: UInt8, token: UInt32) {
+        (CInt(truncatingIfNeeded: (data & ~receiveBit) >> 40), UInt8(truncatingIfNeeded: data >> 32), UInt32(truncatingIfNeeded: data))
     }
 
     /// A free submission entry; a full queue is handed to the kernel first (rare: 1024 changes

@@ -22,12 +22,25 @@ public enum PollerKind: String, CaseIterable, Sendable {
 /// A readiness multiplexer. Level-triggered: an fd stays ready until its condition is consumed.
 public protocol Poller: AnyObject {
     var kind: PollerKind { get }
-    func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
+    /// The poller receives for the sockets registered with a `CompletedReceive` (io_uring with
+    /// provided buffers): it reports them readable once bytes are in user space.
+    var receivesForSockets: Bool { get }
+    /// `receive`: where the poller puts what it receives for this socket, when it receives for
+    /// sockets; nil for descriptors read by system calls (listeners, eventfds).
+    func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError)
     func modify(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
     func deregister(fd: CInt) throws(SystemCallError)
     /// Blocks until at least one event or `timeoutMilliseconds` (-1: forever, 0: don't block).
     /// Replaces the contents of `events`; an EINTR wake-up returns no events.
     func wait(timeoutMilliseconds: CInt, into events: inout [PollEvent]) throws(SystemCallError)
+}
+
+extension Poller {
+    public var receivesForSockets: Bool { false }
+
+    public func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError) {
+        try register(fd: fd, token: token, interest: interest, receive: nil)
+    }
 }
 
 public func makePoller(_ kind: PollerKind) throws(SystemCallError) -> any Poller {

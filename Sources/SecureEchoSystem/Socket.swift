@@ -10,6 +10,9 @@ package final class Socket {
     // Read before every system call; written only by close(). Unchecked exclusivity: a
     // socket belongs to one thread, and no access spans a call.
     @exclusivity(unchecked) package private(set) var descriptor: CInt
+    /// Set, before any read, where the loop's poller receives for its sockets (io_uring):
+    /// reads then take what the poller received first. Nil: every read is a system call.
+    package var completedReceive: CompletedReceive?
 
     package init(takingOwnershipOf descriptor: CInt) {
         precondition(descriptor >= 0, "invalid descriptor \(descriptor)")
@@ -104,6 +107,9 @@ package final class Socket {
 
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> SyscallResult<Int> {
         let fd = descriptor
+        if let completedReceive {
+            return try nonBlockingSyscall("read", { completedReceive.read(fd, into: buffer.baseAddress, count: buffer.count) })
+        }
         return try nonBlockingSyscall("read", { Glibc.read(fd, buffer.baseAddress, buffer.count) })
     }
 
@@ -111,6 +117,9 @@ package final class Socket {
     /// reader can look at a header before knowing how much of it is its own.
     package func receive(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(SystemCallError) -> SyscallResult<Int> {
         let fd = descriptor
+        if let completedReceive {
+            return try nonBlockingSyscall("recv", { completedReceive.read(fd, into: buffer.baseAddress, count: buffer.count, peek: peek) })
+        }
         let flags = peek ? CInt(MSG_PEEK) : 0
         return try nonBlockingSyscall("recv", { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) })
     }

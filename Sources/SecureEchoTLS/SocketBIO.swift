@@ -14,16 +14,19 @@ import Glibc
 package enum SocketBIO {
     private struct State {
         var fd: CInt = -1
+        /// What the poller already received for the socket, read before the socket itself.
+        var completedReceive: CompletedReceive?
         var memo = ReadinessMemo()
         /// read(2) returned 0; OpenSSL asks `BIO_eof` to tell a closed peer from an error.
         var atEOF = false
     }
 
     /// A new BIO reading and writing `fd`; the caller owns the returned reference.
-    package static func make(fd: CInt) throws(OpenSSLError) -> OpaquePointer {
+    package static func make(fd: CInt, completedReceive: CompletedReceive? = nil) throws(OpenSSLError) -> OpaquePointer {
         ERR_clear_error()
         guard let method = method.pointer, let bio = BIO_new(method) else { throw .drain("BIO_new(socket)") }
         state(bio)?.pointee.fd = fd
+        state(bio)?.pointee.completedReceive = completedReceive
         return bio
     }
 
@@ -75,7 +78,8 @@ package enum SocketBIO {
             BIO_set_flags(bio, CInt(BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY))
             return 0
         }
-        let count = DescriptorIO.read(state.pointee.fd, into: buffer, count: length)
+        let count = state.pointee.completedReceive?.read(state.pointee.fd, into: buffer, count: length)
+            ?? DescriptorIO.read(state.pointee.fd, into: buffer, count: length)
         if count > 0 {
             processed?.pointee = count
             state.pointee.memo.read(count, of: length)

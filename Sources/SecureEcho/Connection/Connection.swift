@@ -113,7 +113,7 @@ final class Connection: EventHandler {
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
     func start() {
         do {
-            token = try loop.register(self, fd: fd, interest: .readable)
+            token = try loop.register(self, fd: fd, interest: .readable, receive: transport.completedReceive)
         } catch {
             loop.logger.warning("rejected", metadata: ["event": "rejected", "peer": "\(peer)", "transport": "\(transport.name)", "reason": "\(error)"])
             state = .closed

@@ -95,6 +95,7 @@ final class Listener: EventHandler {
             return refuse(client, peer: peer)
         }
         client.setNoDelay()
+        if loop.poller.receivesForSockets { client.completedReceive = CompletedReceive() }
         let transport: any Transport
         do {
             transport = try makeTransport(client)

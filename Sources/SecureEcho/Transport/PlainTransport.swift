@@ -16,6 +16,7 @@ package final class PlainTransport: Transport {
     package var session: NegotiatedSession? { nil }
     package var handshakeProgress: String? { nil }
     package var descriptor: CInt { socket.descriptor }
+    package var completedReceive: CompletedReceive? { socket.completedReceive }
     package var hasBufferedInput: Bool { false }
 
     package func handshake() throws(TransportError) -> Step { .done }

@@ -11,7 +11,8 @@ package final class TLSTransport: Transport {
     /// `serverName` is sent as SNI when the context is a client's.
     package init(socket: Socket, context: TLSContext, serverName: String? = nil) throws(OpenSSLError) {
         self.socket = socket
-        self.tls = try TLSSession(context: context, fd: socket.descriptor, serverName: serverName)
+        self.tls = try TLSSession(context: context, fd: socket.descriptor, completedReceive: socket.completedReceive,
+                                  serverName: serverName)
     }
 
     package var name: String { "tls" }
@@ -20,6 +21,7 @@ package final class TLSTransport: Transport {
     package var clientHello: Result<ClientHello, ClientHelloError>? { tls.clientHello }
     package func releaseClientHello() { tls.releaseClientHello() }
     package var descriptor: CInt { socket.descriptor }
+    package var completedReceive: CompletedReceive? { socket.completedReceive }
     package var hasBufferedInput: Bool { tls.hasBufferedInput }
 
     package func handshake() throws(TransportError) -> Step {

@@ -16,6 +16,8 @@ package protocol Transport: AnyObject {
     /// How far an unfinished handshake got, for logs; nil when there is nothing to say.
     var handshakeProgress: String? { get }
     var descriptor: CInt { get }
+    /// What the loop's poller receives for the socket, when it receives at all (io_uring).
+    var completedReceive: CompletedReceive? { get }
     /// Completes the transport-level handshake; plain TCP is done at once.
     func handshake() throws(TransportError) -> Step
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult
@@ -51,6 +53,8 @@ extension Transport {
     /// Transports without a TLS handshake have no ClientHello.
     package var clientHello: Result<ClientHello, ClientHelloError>? { nil }
     package func releaseClientHello() {}
+    /// Transports that own no socket receive nothing through the poller.
+    package var completedReceive: CompletedReceive? { nil }
 
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384", nil for plain TCP.
     package var negotiated: String? { session?.summary }

@@ -1,0 +1,282 @@
+import Glibc
+import Testing
+@testable import SecureEchoLoop
+@testable import SecureEchoSystem
+
+/// Bytes waiting in the kernel for `socket` (MSG_PEEK, so they stay), without its CompletedReceive.
+private func queuedInKernel(_ socket: Socket) -> Int {
+    var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+    let count = scratch.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, CInt(MSG_PEEK | MSG_DONTWAIT)) }
+    return max(count, 0)
+}
+
+private func send(_ bytes: [UInt8], to socket: Socket) throws {
+    var sent = 0
+    while sent < bytes.count {
+        let result = try bytes.withUnsafeBytes { try socket.write(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+        guard case .done(let count) = result else { Issue.record("peer's send buffer full"); return }
+        sent += count
+    }
+}
+
+/// Reads what `socket` yields now (through its CompletedReceive when it has one).
+private func readNow(_ socket: Socket, peek: Bool = false, limit: Int = 256 * 1024) throws -> [UInt8]? {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let result = try buffer.withUnsafeMutableBytes { peek ? try socket.receive(into: $0, peek: true) : try socket.read(into: $0) }
+    switch result {
+    case .done(let count): return Array(buffer[0..<count])
+    case .wouldBlock: return nil
+    }
+}
+
+/// Bytes standing in for a poller's buffer, freed with the value.
+private final class LentBytes {
+    let bytes: UnsafeMutableRawBufferPointer
+    init(_ content: [UInt8]) {
+        bytes = .allocate(byteCount: content.count, alignment: 16)
+        bytes.copyBytes(from: content)
+    }
+    deinit { bytes.deallocate() }
+    func lend(to receive: CompletedReceive, id: UInt16, more: Bool) {
+        receive.received(UnsafeRawBufferPointer(bytes), bufferID: id, more: more)
+    }
+}
+
+private func pattern(_ count: Int, seed: Int = 0) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed) % 251) }
+}
+
+@Suite("Completed receive (readers' side)")
+struct CompletedReceiveReaderTests {
+    @Test("lent bytes come first; a reader with the turn reads the socket in the same call, in order")
+    func lentThenSocket() throws {
+        let (a, b) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        let lent = LentBytes(Array("first ".utf8))
+        try send(Array("second".utf8), to: b)
+        lent.lend(to: receive, id: 3, more: true)
+        #expect(try readNow(a, limit: 3) == Array("fir".utf8))
+        #expect(receive.reclaim() == nil)  // three bytes still unread
+        #expect(try readNow(a) == Array("st second".utf8))
+        #expect(receive.reclaim() == 3)
+        #expect(!receive.mayRead)  // the short read emptied the socket: the poller has it again
+        #expect(try readNow(a) == nil)
+    }
+
+    @Test("without the turn, an empty receive answers would-block and leaves the socket to the poller")
+    func noTurnNoSystemCall() throws {
+        let (a, b) = makeSocketPair()
+        a.completedReceive = CompletedReceive()
+        try send([1, 2, 3], to: b)
+        #expect(try readNow(a) == nil)
+        #expect(queuedInKernel(a) == 3)
+    }
+
+    @Test("a peek shows lent bytes without taking them")
+    func peek() throws {
+        let (a, _) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        let content = [UInt8]("PROXY TCP4 ...\r\nhello".utf8)
+        let lent = LentBytes(content)
+        lent.lend(to: receive, id: 0, more: false)
+        #expect(try readNow(a, peek: true) == content)
+        #expect(try readNow(a, limit: 16) == Array("PROXY TCP4 ...\r\n".utf8))
+        #expect(try readNow(a, peek: true) == Array("hello".utf8))
+        #expect(try readNow(a) == Array("hello".utf8))
+    }
+
+    @Test("end of stream and a failed receive are reported after the bytes before them")
+    func endAndFailure() throws {
+        let (a, _) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        receive.receivedEnd()
+        #expect(try readNow(a) == [])
+        let (c, _) = makeSocketPair()
+        let failing = CompletedReceive()
+        c.completedReceive = failing
+        let lent = LentBytes([9, 9])
+        lent.lend(to: failing, id: 1, more: false)
+        failing.receiveFailed(ECONNRESET)
+        #expect(try readNow(c) == [9, 9])
+        #expect(throws: SystemCallError.self) { _ = try readNow(c) }
+    }
+}
+
+#if os(Linux)
+@Suite("Completed receive (io_uring poller)")
+struct IOUringReceiveTests {
+    private func wait(_ poller: IOUringPoller, _ timeout: CInt = 1000) throws -> [PollEvent] {
+        var events: [PollEvent] = []
+        try poller.wait(timeoutMilliseconds: timeout, into: &events)
+        return events
+    }
+
+    private func receivingPoller() throws -> IOUringPoller {
+        let poller = try IOUringPoller()
+        try #require(poller.receivesForSockets, "this kernel has no provided-buffer rings")
+        return poller
+    }
+
+    @Test("a socket is reported readable with its bytes already out of the kernel")
+    func bytesInUserSpace() throws {
+        let poller = try receivingPoller()
+        let (a, b) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        try poller.register(fd: a.descriptor, token: 9, interest: .readable, receive: receive)
+        #expect(try wait(poller, 0).isEmpty)
+        try send(Array("hello".utf8), to: b)
+        let events = try wait(poller)
+        #expect(events.map(\.token) == [9])
+        #expect(events.first?.ready == .readable)
+        #expect(receive.hasNews)
+        #expect(queuedInKernel(a) == 0)
+        #expect(try readNow(a) == Array("hello".utf8))
+        #expect(try readNow(a) == nil)
+        // Nothing more has arrived: the next wait finds nothing, and the buffer went back.
+        #expect(try wait(poller, 0).isEmpty)
+        #expect(!receive.holdsBuffer)
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("a stream larger than a buffer arrives whole and in order, across the hand-over to read(2)")
+    func largeStreamInOrder() throws {
+        let poller = try receivingPoller()
+        let (a, b) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        try poller.register(fd: a.descriptor, token: 1, interest: .readable, receive: receive)
+        var expected: [UInt8] = []
+        var got: [UInt8] = []
+        for round in 0..<20 {
+            let chunk = pattern(40_000 + round * 777, seed: round)
+            expected += chunk
+            try send(chunk, to: b)
+            var spins = 0
+            while got.count < expected.count, spins < 100 {
+                spins += 1
+                for event in try wait(poller) where event.ready.contains(.readable) {
+                    while let bytes = try readNow(a, limit: 64 * 1024), !bytes.isEmpty { got += bytes }
+                }
+            }
+        }
+        #expect(got.count == expected.count)
+        #expect(got == expected)
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("a socket that stops reading keeps its bytes in the kernel until it reads again")
+    func backpressure() throws {
+        let poller = try receivingPoller()
+        let (a, b) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        try poller.register(fd: a.descriptor, token: 2, interest: .readable, receive: receive)
+        #expect(try wait(poller, 0).isEmpty)  // a receive is now in the kernel
+        try poller.modify(fd: a.descriptor, token: 2, interest: .writable)
+        let writable = try wait(poller)
+        #expect(writable.allSatisfy { $0.ready == .writable })
+        try send(Array("later".utf8), to: b)
+        #expect(try wait(poller, 50).allSatisfy { $0.ready == .writable })
+        #expect(queuedInKernel(a) == 5)
+        #expect(!receive.hasNews)
+        try poller.modify(fd: a.descriptor, token: 2, interest: .readable)
+        var events = try wait(poller)
+        if events.isEmpty { events = try wait(poller) }
+        #expect(events.map(\.ready) == [.readable])
+        #expect(try readNow(a) == Array("later".utf8))
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("bytes not read are reported again on every wait (level-triggered)")
+    func levelTriggered() throws {
+        let poller = try receivingPoller()
+        let (a, b) = makeSocketPair()
+        let receive = CompletedReceive()
+        a.completedReceive = receive
+        try poller.register(fd: a.descriptor, token: 4, interest: .readable, receive: receive)
+        try send([1, 2, 3, 4], to: b)
+        #expect(try wait(poller).map(\.token) == [4])
+        #expect(try wait(poller).map(\.token) == [4])
+        #expect(try readNow(a, limit: 2) == [1, 2])
+        #expect(try wait(poller).map(\.token) == [4])
+        #expect(try readNow(a) == [3, 4])
+        #expect(try wait(poller, 0).isEmpty)
+        b.close()
+        #expect(try wait(poller).map(\.token) == [4])
+        #expect(try readNow(a) == [])
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("more sockets with bytes than buffers: the rest are read by read(2), every byte once")
+    func buffersRunOut() throws {
+        let poller = try receivingPoller()
+        let count = IOUringPoller.receiveBufferCount + 40
+        let pairs = (0..<count).map { _ in makeSocketPair() }
+        var receives: [CompletedReceive] = []
+        for (i, pair) in pairs.enumerated() {
+            let receive = CompletedReceive()
+            pair.0.completedReceive = receive
+            receives.append(receive)
+            try poller.register(fd: pair.0.descriptor, token: UInt32(i + 1), interest: .readable, receive: receive)
+        }
+        #expect(try wait(poller, 0).isEmpty)
+        for (i, pair) in pairs.enumerated() { try send(pattern(100, seed: i), to: pair.1) }
+        var reported = Set<UInt32>()
+        var spins = 0
+        while reported.count < count, spins < 20 {
+            spins += 1
+            reported.formUnion(try wait(poller).map(\.token))
+        }
+        #expect(reported.count == count)
+        // No reader has read yet: the buffers are all lent, the other sockets' bytes are still in the kernel.
+        #expect(receives.filter(\.holdsBuffer).count == IOUringPoller.receiveBufferCount)
+        for (i, pair) in pairs.enumerated() {
+            #expect(try readNow(pair.0) == pattern(100, seed: i))
+        }
+        // Read buffers go back: every socket can receive into one again.
+        for (i, pair) in pairs.enumerated() { try send(pattern(50, seed: i + 7), to: pair.1) }
+        reported = []
+        spins = 0
+        while reported.count < count, spins < 20 {
+            spins += 1
+            for event in try wait(poller) {
+                reported.insert(event.token)
+                let index = Int(event.token) - 1
+                if let bytes = try readNow(pairs[index].0) { #expect(bytes == pattern(50, seed: index + 7)) }
+            }
+        }
+        #expect(reported.count == count)
+        for pair in pairs { try poller.deregister(fd: pair.0.descriptor) }
+    }
+
+    @Test("a socket deregistered while holding a buffer gives it back")
+    func deregisterGivesBack() throws {
+        let poller = try receivingPoller()
+        for round in 0..<3 {
+            let pairs = (0..<IOUringPoller.receiveBufferCount).map { _ in makeSocketPair() }
+            var receives: [CompletedReceive] = []
+            for (i, pair) in pairs.enumerated() {
+                let receive = CompletedReceive()
+                pair.0.completedReceive = receive
+                receives.append(receive)
+                try poller.register(fd: pair.0.descriptor, token: UInt32(round * 1000 + i + 1), interest: .readable, receive: receive)
+            }
+            _ = try wait(poller, 0)
+            for pair in pairs { try send([7], to: pair.1) }
+            var spins = 0
+            while receives.contains(where: { !$0.hasNews }), spins < 20 {
+                spins += 1
+                _ = try wait(poller)
+            }
+            // Every one of them got a buffer, so the previous round's were all given back.
+            #expect(receives.filter(\.holdsBuffer).count == IOUringPoller.receiveBufferCount)
+            for pair in pairs { try poller.deregister(fd: pair.0.descriptor) }
+            _ = try wait(poller, 0)
+        }
+    }
+}
+#endif
