@@ -20,7 +20,7 @@ public final class EpollPoller: Poller {
         _ = close(epfd)
     }
 
-    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError) {
+    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) throws(SystemCallError) {
         try control(EPOLL_CTL_ADD, "epoll_ctl(ADD)", fd: fd, token: token, interest: interest)
     }
 

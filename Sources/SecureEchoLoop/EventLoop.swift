@@ -58,13 +58,13 @@ package final class EventLoop {
     // MARK: - Registrations
 
     /// Registers `handler` for `fd` and returns its token, which every later call names.
-    /// `receive`: the socket's `CompletedReceive`, for a poller that receives for sockets.
+    /// `receive`, `send`: the socket's, for a poller that does socket I/O itself.
     package func register(_ handler: EventHandler, fd: CInt, interest: Interest,
-                          receive: CompletedReceive? = nil) throws(SystemCallError) -> UInt32 {
+                          receive: CompletedReceive? = nil, send: QueuedSend? = nil) throws(SystemCallError) -> UInt32 {
         lastToken &+= 1
         if lastToken == 0 { lastToken = 1 }
         let token = lastToken
-        try poller.register(fd: fd, token: token, interest: interest, receive: receive)
+        try poller.register(fd: fd, token: token, interest: interest, receive: receive, send: send)
         let index = Int(fd)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))

@@ -1,8 +1,11 @@
-// Linux io_uring backend. Sockets registered with a `CompletedReceive` are received for:
-// a one-shot IORING_OP_RECV picks a buffer from the loop's provided-buffer ring when bytes
-// arrive, and the connection is reported readable with its bytes already in user space, so
-// an echo costs no read system call. Everything else (listeners, eventfds, writability, and a
-// socket whose readers have the turn) waits through one-shot IORING_OP_POLL_ADD requests.
+// Linux io_uring backend. For sockets registered with a `CompletedReceive` and a `QueuedSend`
+// it does the I/O itself: a one-shot IORING_OP_RECV picks a buffer from the loop's
+// provided-buffer ring when bytes arrive, and the connection is reported readable with its
+// bytes already in user space; what the connection wrote during the pass leaves in one
+// IORING_OP_SEND, and it is reported writable once that is sent. An echo then costs no read
+// and no send system call: one io_uring_enter per pass serves every connection. Everything
+// else (listeners, eventfds, and a socket whose readers have the turn) waits through one-shot
+// IORING_OP_POLL_ADD requests.
 //
 // Every request is a submission queue entry, and all of a pass's entries go to the kernel in
 // the one io_uring_enter that also waits: where epoll makes an epoll_ctl system call per
@@ -25,9 +28,13 @@ public final class IOUringPoller: Poller {
         /// A poll request for this fd is in the kernel (with `pollMask`), its completion unseen.
         var polling = false
         var pollMask: UInt32 = 0
+        /// Where written bytes wait to be sent; nil with `receive`.
+        let send: QueuedSend?
         /// A receive is in the kernel, its completion unseen (a cancelled one too).
         var receiving = false
         var cancelling = false
+        /// A send is in the kernel, its completion unseen.
+        var sending = false
         /// Listed in `dirty`: looked at again before the next wait.
         var dirty = false
     }
@@ -52,13 +59,20 @@ public final class IOUringPoller: Poller {
     /// or a lent buffer is still to be read.
     @exclusivity(unchecked) private var dirty: [CInt] = []
     @exclusivity(unchecked) private var dirtySpare: [CInt] = []
-    /// Sockets with received bytes (or their end) waiting for a reader that wants them: reported
-    /// readable by the next wait without the kernel, which then does not block.
-    @exclusivity(unchecked) private var waiting: [CInt] = []
+    /// Sockets with received bytes (or their end) waiting for a reader that wants them, or with
+    /// everything sent for a writer that wants to write: reported by the next wait without the
+    /// kernel, which then does not block.
+    @exclusivity(unchecked) private var waiting: [(fd: CInt, ready: Interest)] = []
+    /// Queued sends of deregistered sockets whose send is still in the kernel: kept (with their
+    /// buffer) until its completion, by the send's user data.
+    private(set) var orphans: [UInt64: QueuedSend] = [:]
+    /// Filled by the sockets' queued sends as they gain bytes.
+    private let newlyQueued = QueuedSendList()
     /// User data of removals and cancellations, whose own completions mean nothing to the loop.
     private static let removal = UInt64.max
-    /// Marks a receive's user data (a poll's has it clear).
+    /// Mark a receive's and a send's user data (a poll's has both clear).
     private static let receiveBit: UInt64 = 1 << 63
+    private static let sendBit: UInt64 = 1 << 62
 
     /// Receive buffers per loop and their size: 128 × 16 KiB = 2 MiB, whatever the number of
     /// connections (a TLS record's ciphertext fits in one).
@@ -99,9 +113,10 @@ public final class IOUringPoller: Poller {
         completions.deallocate()
     }
 
-    public var receivesForSockets: Bool { buffers != nil }
+    public var doesSocketIO: Bool { buffers != nil }
 
-    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError) {
+    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?,
+                         send: QueuedSend?) throws(SystemCallError) {
         let index = Int(fd)
         guard index >= 0 else { throw SystemCallError(call: "io_uring poll", errno: EBADF) }
         if index >= slots.count {
@@ -111,7 +126,12 @@ public final class IOUringPoller: Poller {
         }
         guard slots[index] == nil else { throw SystemCallError(call: "io_uring poll", errno: EEXIST) }
         generations[index] &+= 1
-        slots[index] = Slot(token: token, interest: interest, receive: buffers == nil ? nil : receive)
+        let socketIO = buffers != nil && receive != nil && send != nil
+        slots[index] = Slot(token: token, interest: interest, receive: socketIO ? receive : nil, send: socketIO ? send : nil)
+        if socketIO, let send {
+            send.fd = fd
+            send.newlyQueued = newlyQueued
+        }
         markDirty(fd)
     }
 
@@ -136,11 +156,27 @@ public final class IOUringPoller: Poller {
         if slot.polling { try removePoll(fd, token: slot.token) }
         if slot.receiving, !slot.cancelling { try cancelReceive(fd, token: slot.token) }
         if let id = slot.receive?.reclaim(force: true) { buffers?.giveBack(id) }
+        if let send = slot.send {
+            if slot.sending {
+                // Its buffer stays until the kernel is done with it.
+                let data = sendData(fd: fd, token: slot.token)
+                orphans[data] = send
+                let sqe = try submissionEntry()
+                io_uring_prep_cancel64(sqe, data, 0)
+                io_uring_sqe_set_data64(sqe, Self.removal)
+                sqe.pointee.flags |= removalFlags
+            } else {
+                send.release()
+            }
+            send.newlyQueued = nil
+        }
         slots[index] = nil
     }
 
     public func wait(timeoutMilliseconds: CInt, into events: inout [PollEvent]) throws(SystemCallError) {
         events.removeAll(keepingCapacity: true)
+        for fd in newlyQueued.fds where Int(fd) < slots.count { markDirty(fd) }
+        newlyQueued.fds.removeAll(keepingCapacity: true)
         swap(&dirty, &dirtySpare)
         for fd in dirtySpare { try reconcile(fd) }
         dirtySpare.removeAll(keepingCapacity: true)
@@ -166,14 +202,14 @@ public final class IOUringPoller: Poller {
             guard let cqe = completions[i] else { continue }
             let data = cqe.pointee.user_data
             guard data != Self.removal else { continue }
-            let event = data & Self.receiveBit != 0
-                ? received(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
+            let event = data & Self.receiveBit != 0 ? received(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
+                : data & Self.sendBit != 0 ? sent(data: data, result: cqe.pointee.res)
                 : polled(data: data, result: cqe.pointee.res)
             if let event { events.append(event) }
         }
         io_uring_cq_advance(ring, UInt32(count))
-        for fd in waiting {
-            if let slot = slots[Int(fd)] { events.append(PollEvent(fd: fd, token: slot.token, ready: .readable)) }
+        for (fd, ready) in waiting {
+            if let slot = slots[Int(fd)] { events.append(PollEvent(fd: fd, token: slot.token, ready: ready)) }
         }
         waiting.removeAll(keepingCapacity: true)
     }
@@ -188,6 +224,9 @@ public final class IOUringPoller: Poller {
               generations[index] == generation else { return nil }
         slots[index]?.polling = false
         markDirty(fd)
+        // A socket polled for input has bytes for its readers to read themselves (no receive is
+        // in the kernel while it is polled for input).
+        if result > 0, Int16(truncatingIfNeeded: result) & Int16(POLLIN | POLLERR | POLLHUP) != 0 { slot.receive?.readersHaveTheTurn() }
         var ready: Interest = []
         if result < 0 {
             ready = [.readable, .writable]  // the handler's own read or write reports the error
@@ -226,7 +265,7 @@ public final class IOUringPoller: Poller {
             return nil
         case -ENOBUFS, -EAGAIN, -EINTR:
             // Every buffer is lent: the socket's readers read it themselves until it is empty.
-            receive.noBufferFree()
+            receive.readersHaveTheTurn()
         default:
             receive.receiveFailed(-result)
             ready = [.readable, .writable]
@@ -234,6 +273,25 @@ public final class IOUringPoller: Poller {
         // Bytes that arrive after the connection stopped reading (a cancellation that came too
         // late) wait in the receive until it reads again.
         return slot.interest.contains(.readable) ? PollEvent(fd: fd, token: token, ready: ready) : nil
+    }
+
+    /// Counts a send's bytes as sent and reports the socket writable once everything queued is
+    /// sent (or the send failed); a send that outlived its registration frees its buffer.
+    private func sent(data: UInt64, result: Int32) -> PollEvent? {
+        let (fd, _, token) = Self.decode(data)
+        let index = Int(fd)
+        guard index < slots.count, let slot = slots[index], slot.sending, slot.token == token, let send = slot.send else {
+            if let orphan = orphans.removeValue(forKey: data) {
+                orphan.completed(result)
+                orphan.release()
+            }
+            return nil
+        }
+        slots[index]?.sending = false
+        markDirty(fd)
+        send.completed(result)
+        if send.failure != 0 { return PollEvent(fd: fd, token: token, ready: [.readable, .writable]) }
+        return send.isEmpty && slot.interest.contains(.writable) ? PollEvent(fd: fd, token: token, ready: .writable) : nil
     }
 
     // MARK: - Arming
@@ -251,12 +309,28 @@ public final class IOUringPoller: Poller {
         guard var slot = slots[index] else { return }
         slot.dirty = false
         let reading = slot.interest.contains(.readable)
-        var mask: UInt32 = slot.interest.contains(.writable) ? UInt32(POLLOUT) : 0
+        let writing = slot.interest.contains(.writable)
+        var mask: UInt32 = writing && slot.send == nil ? UInt32(POLLOUT) : 0
         var needsPoll = true
-        if let receive = slot.receive {
+        if let receive = slot.receive, let send = slot.send {
+            if !slot.sending, let bytes = send.nextSend() {
+                let sqe = try submissionEntry()
+                io_uring_prep_send(sqe, fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL))
+                io_uring_sqe_set_data64(sqe, sendData(fd: fd, token: slot.token))
+                slot.sending = true
+            }
+            // Room to write is an empty queue, not the socket's buffer: the kernel sends the
+            // queue and reports (in `sent`) when it is done.
+            let writable = writing && !slot.sending && send.isEmpty
             if let id = receive.reclaim() { buffers?.giveBack(id) }
             let news = receive.hasNews
-            if reading && news { waiting.append(fd) }
+            let readable = reading && news
+            if readable || writable {
+                var ready: Interest = []
+                if readable { ready.insert(.readable) }
+                if writable { ready.insert(.writable) }
+                waiting.append((fd, ready))
+            }
             // The readers have the turn while bytes may still be in the socket: wait for them by poll.
             if reading && !news && receive.mayRead { mask |= UInt32(POLLIN) }
             let byReceive = reading && !news && !receive.mayRead
@@ -267,9 +341,9 @@ public final class IOUringPoller: Poller {
                 try cancelReceive(fd, token: slot.token)
                 slot.cancelling = true
             }
-            // A receive in the kernel reports an error or hang-up itself.
-            needsPoll = mask != 0 || !slot.receiving && !news
-            if reading && news {
+            // A receive or send in the kernel reports an error or hang-up itself.
+            needsPoll = mask != 0 || !slot.receiving && !slot.sending && !readable && !writable
+            if readable || writable {
                 // Reported again until a reader takes it (level-triggered), and its buffer
                 // taken back once read.
                 slot.dirty = true
@@ -318,7 +392,7 @@ public final class IOUringPoller: Poller {
         generations[Int(fd)] &+= 1
     }
 
-    // MARK: - User data: fd (bits 40–62), receive flag (63), generation (32–39), token (0–31)
+    // MARK: - User data: fd (bits 40–61), receive (63) and send (62) flags, generation (32–39), token (0–31)
 
     private func pollData(fd: CInt, token: UInt32) -> UInt64 {
         UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
@@ -330,8 +404,13 @@ public final class IOUringPoller: Poller {
         Self.receiveBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
     }
 
+    /// A send, like a receive, is one at a time per registration.
+    private func sendData(fd: CInt, token: UInt32) -> UInt64 {
+        Self.sendBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
+    }
+
     private static func decode(_ data: UInt64) -> (fd: CInt, generation: UInt8, token: UInt32) {
-        (CInt(truncatingIfNeeded: (data & ~receiveBit) >> 40), UInt8(truncatingIfNeeded: data >> 32), UInt32(truncatingIfNeeded: data))
+        (CInt(truncatingIfNeeded: (data & ~(receiveBit | sendBit)) >> 40), UInt8(truncatingIfNeeded: data >> 32), UInt32(truncatingIfNeeded: data))
     }
 
     /// A free submission entry; a full queue is handed to the kernel first (rare: 1024 changes

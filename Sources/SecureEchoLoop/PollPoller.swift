@@ -14,7 +14,7 @@ public final class PollPoller: Poller {
 
     public init() {}
 
-    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError) {
+    public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) throws(SystemCallError) {
         let fdIndex = Int(fd)
         if fdIndex >= slotByFD.count {
             slotByFD.append(contentsOf: repeatElement(-1, count: fdIndex - slotByFD.count + 1))

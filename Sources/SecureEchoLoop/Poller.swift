@@ -22,12 +22,14 @@ public enum PollerKind: String, CaseIterable, Sendable {
 /// A readiness multiplexer. Level-triggered: an fd stays ready until its condition is consumed.
 public protocol Poller: AnyObject {
     var kind: PollerKind { get }
-    /// The poller receives for the sockets registered with a `CompletedReceive` (io_uring with
-    /// provided buffers): it reports them readable once bytes are in user space.
-    var receivesForSockets: Bool { get }
-    /// `receive`: where the poller puts what it receives for this socket, when it receives for
-    /// sockets; nil for descriptors read by system calls (listeners, eventfds).
-    func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?) throws(SystemCallError)
+    /// The poller receives and sends for the sockets registered with a `CompletedReceive` and
+    /// a `QueuedSend` (io_uring with provided buffers): it reports them readable once bytes are
+    /// in user space, and writable once what was queued has been sent.
+    var doesSocketIO: Bool { get }
+    /// `receive`, `send`: where the poller puts what it receives for this socket and where it
+    /// finds what to send, when it does socket I/O; nil for descriptors read and written by
+    /// system calls (listeners, eventfds).
+    func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) throws(SystemCallError)
     func modify(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
     func deregister(fd: CInt) throws(SystemCallError)
     /// Blocks until at least one event or `timeoutMilliseconds` (-1: forever, 0: don't block).
@@ -36,10 +38,10 @@ public protocol Poller: AnyObject {
 }
 
 extension Poller {
-    public var receivesForSockets: Bool { false }
+    public var doesSocketIO: Bool { false }
 
     public func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError) {
-        try register(fd: fd, token: token, interest: interest, receive: nil)
+        try register(fd: fd, token: token, interest: interest, receive: nil, send: nil)
     }
 }
 

@@ -47,8 +47,9 @@ public final class CompletedReceive {
         mayRead = more
     }
 
-    /// A receive found the poller's buffers all lent: readers read the socket themselves.
-    package func noBufferFree() { mayRead = true }
+    /// Readers read the socket themselves until it is empty: a receive found the poller's
+    /// buffers all lent, or the socket was polled for input and has some.
+    package func readersHaveTheTurn() { mayRead = true }
 
     package func receivedEnd() { ended = true }
 

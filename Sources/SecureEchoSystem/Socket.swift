@@ -13,6 +13,13 @@ package final class Socket {
     /// Set, before any read, where the loop's poller receives for its sockets (io_uring):
     /// reads then take what the poller received first. Nil: every read is a system call.
     package var completedReceive: CompletedReceive?
+    /// Set with `completedReceive` where the poller also sends (io_uring): writes are queued
+    /// there and return at once. Nil: every write is a system call.
+    package var queuedSend: QueuedSend?
+
+    /// Bytes written that the kernel has not yet confirmed sent (only with a queued send):
+    /// a FIN or a close must wait for them.
+    package var hasUnsentOutput: Bool { queuedSend.map { !$0.isEmpty } ?? false }
 
     package init(takingOwnershipOf descriptor: CInt) {
         precondition(descriptor >= 0, "invalid descriptor \(descriptor)")
@@ -127,11 +134,16 @@ package final class Socket {
     /// send(2) with MSG_NOSIGNAL: a reset peer is an error for this connection, never a signal for the process.
     package func write(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> SyscallResult<Int> {
         let fd = descriptor
+        if let queuedSend {
+            return try nonBlockingSyscall("send", { queuedSend.write(bytes.baseAddress, count: bytes.count) })
+        }
         return try nonBlockingSyscall("send", { Glibc.send(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL)) })
     }
 
     /// Sends FIN while leaving the read side open, so echo still in flight is not destroyed by a RST.
+    /// With a queued send, only once it is empty (`hasUnsentOutput`), or the FIN would overtake it.
     package func shutdownWrite() throws(SystemCallError) {
+        assert(!hasUnsentOutput, "FIN before the queued bytes")
         let fd = descriptor
         try syscall("shutdown", { Glibc.shutdown(fd, CInt(SHUT_WR)) })
     }

@@ -16,17 +16,21 @@ package enum SocketBIO {
         var fd: CInt = -1
         /// What the poller already received for the socket, read before the socket itself.
         var completedReceive: CompletedReceive?
+        /// Where writes go instead of send(2), when the poller sends for the socket.
+        var queuedSend: QueuedSend?
         var memo = ReadinessMemo()
         /// read(2) returned 0; OpenSSL asks `BIO_eof` to tell a closed peer from an error.
         var atEOF = false
     }
 
     /// A new BIO reading and writing `fd`; the caller owns the returned reference.
-    package static func make(fd: CInt, completedReceive: CompletedReceive? = nil) throws(OpenSSLError) -> OpaquePointer {
+    package static func make(fd: CInt, completedReceive: CompletedReceive? = nil,
+                             queuedSend: QueuedSend? = nil) throws(OpenSSLError) -> OpaquePointer {
         ERR_clear_error()
         guard let method = method.pointer, let bio = BIO_new(method) else { throw .drain("BIO_new(socket)") }
         state(bio)?.pointee.fd = fd
         state(bio)?.pointee.completedReceive = completedReceive
+        state(bio)?.pointee.queuedSend = queuedSend
         return bio
     }
 
@@ -100,7 +104,8 @@ package enum SocketBIO {
             BIO_set_flags(bio, CInt(BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY))
             return 0
         }
-        let count = DescriptorIO.send(state.pointee.fd, bytes, count: length)
+        let count = state.pointee.queuedSend?.write(bytes, count: length)
+            ?? DescriptorIO.send(state.pointee.fd, bytes, count: length)
         if count > 0 {
             processed?.pointee = count
             state.pointee.memo.wrote(count, of: length)

@@ -77,11 +77,12 @@ package final class TLSSession {
     }
 
     /// A session on a socket that is already non-blocking.
-    /// `completedReceive`: what the loop's poller receives for the socket (io_uring), if it does.
+    /// `completedReceive`, `queuedSend`: where the loop's poller receives and sends for the
+    /// socket (io_uring), if it does.
     package convenience init(context: TLSContext, fd: CInt, completedReceive: CompletedReceive? = nil,
-                             serverName: String? = nil) throws(OpenSSLError) {
+                             queuedSend: QueuedSend? = nil, serverName: String? = nil) throws(OpenSSLError) {
         try self.init(context: context)
-        let bio = try SocketBIO.make(fd: fd, completedReceive: completedReceive)
+        let bio = try SocketBIO.make(fd: fd, completedReceive: completedReceive, queuedSend: queuedSend)
         SSL_set_bio(ssl, bio, bio)  // one reference, taken by the SSL for both directions
         if let serverName, !context.isServer { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
     }

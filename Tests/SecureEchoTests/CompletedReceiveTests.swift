@@ -19,6 +19,12 @@ private func send(_ bytes: [UInt8], to socket: Socket) throws {
     }
 }
 
+/// What a write returned, as a count (nil for would-block).
+private func written(_ result: SyscallResult<Int>) -> Int? {
+    if case .done(let count) = result { return count }
+    return nil
+}
+
 /// Reads what `socket` yields now (through its CompletedReceive when it has one).
 private func readNow(_ socket: Socket, peek: Bool = false, limit: Int = 256 * 1024) throws -> [UInt8]? {
     var buffer = [UInt8](repeating: 0, count: limit)
@@ -116,7 +122,7 @@ struct IOUringReceiveTests {
 
     private func receivingPoller() throws -> IOUringPoller {
         let poller = try IOUringPoller()
-        try #require(poller.receivesForSockets, "this kernel has no provided-buffer rings")
+        try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
         return poller
     }
 
@@ -124,9 +130,10 @@ struct IOUringReceiveTests {
     func bytesInUserSpace() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive()
+        let receive = CompletedReceive(), receiveSend = QueuedSend()
         a.completedReceive = receive
-        try poller.register(fd: a.descriptor, token: 9, interest: .readable, receive: receive)
+        a.queuedSend = receiveSend
+        try poller.register(fd: a.descriptor, token: 9, interest: .readable, receive: receive, send: receiveSend)
         #expect(try wait(poller, 0).isEmpty)
         try send(Array("hello".utf8), to: b)
         let events = try wait(poller)
@@ -146,9 +153,10 @@ struct IOUringReceiveTests {
     func largeStreamInOrder() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive()
+        let receive = CompletedReceive(), receiveSend = QueuedSend()
         a.completedReceive = receive
-        try poller.register(fd: a.descriptor, token: 1, interest: .readable, receive: receive)
+        a.queuedSend = receiveSend
+        try poller.register(fd: a.descriptor, token: 1, interest: .readable, receive: receive, send: receiveSend)
         var expected: [UInt8] = []
         var got: [UInt8] = []
         for round in 0..<20 {
@@ -172,9 +180,10 @@ struct IOUringReceiveTests {
     func backpressure() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive()
+        let receive = CompletedReceive(), receiveSend = QueuedSend()
         a.completedReceive = receive
-        try poller.register(fd: a.descriptor, token: 2, interest: .readable, receive: receive)
+        a.queuedSend = receiveSend
+        try poller.register(fd: a.descriptor, token: 2, interest: .readable, receive: receive, send: receiveSend)
         #expect(try wait(poller, 0).isEmpty)  // a receive is now in the kernel
         try poller.modify(fd: a.descriptor, token: 2, interest: .writable)
         let writable = try wait(poller)
@@ -195,9 +204,10 @@ struct IOUringReceiveTests {
     func levelTriggered() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive()
+        let receive = CompletedReceive(), receiveSend = QueuedSend()
         a.completedReceive = receive
-        try poller.register(fd: a.descriptor, token: 4, interest: .readable, receive: receive)
+        a.queuedSend = receiveSend
+        try poller.register(fd: a.descriptor, token: 4, interest: .readable, receive: receive, send: receiveSend)
         try send([1, 2, 3, 4], to: b)
         #expect(try wait(poller).map(\.token) == [4])
         #expect(try wait(poller).map(\.token) == [4])
@@ -218,10 +228,11 @@ struct IOUringReceiveTests {
         let pairs = (0..<count).map { _ in makeSocketPair() }
         var receives: [CompletedReceive] = []
         for (i, pair) in pairs.enumerated() {
-            let receive = CompletedReceive()
+            let receive = CompletedReceive(), receiveSend = QueuedSend()
             pair.0.completedReceive = receive
+            pair.0.queuedSend = receiveSend
             receives.append(receive)
-            try poller.register(fd: pair.0.descriptor, token: UInt32(i + 1), interest: .readable, receive: receive)
+            try poller.register(fd: pair.0.descriptor, token: UInt32(i + 1), interest: .readable, receive: receive, send: receiveSend)
         }
         #expect(try wait(poller, 0).isEmpty)
         for (i, pair) in pairs.enumerated() { try send(pattern(100, seed: i), to: pair.1) }
@@ -260,10 +271,11 @@ struct IOUringReceiveTests {
             let pairs = (0..<IOUringPoller.receiveBufferCount).map { _ in makeSocketPair() }
             var receives: [CompletedReceive] = []
             for (i, pair) in pairs.enumerated() {
-                let receive = CompletedReceive()
+                let receive = CompletedReceive(), receiveSend = QueuedSend()
                 pair.0.completedReceive = receive
+                pair.0.queuedSend = receiveSend
                 receives.append(receive)
-                try poller.register(fd: pair.0.descriptor, token: UInt32(round * 1000 + i + 1), interest: .readable, receive: receive)
+                try poller.register(fd: pair.0.descriptor, token: UInt32(round * 1000 + i + 1), interest: .readable, receive: receive, send: receiveSend)
             }
             _ = try wait(poller, 0)
             for pair in pairs { try send([7], to: pair.1) }
@@ -277,6 +289,90 @@ struct IOUringReceiveTests {
             for pair in pairs { try poller.deregister(fd: pair.0.descriptor) }
             _ = try wait(poller, 0)
         }
+    }
+}
+
+@Suite("Queued send (io_uring poller)")
+struct IOUringSendTests {
+    private func wait(_ poller: IOUringPoller, _ timeout: CInt = 1000) throws -> [PollEvent] {
+        var events: [PollEvent] = []
+        try poller.wait(timeoutMilliseconds: timeout, into: &events)
+        return events
+    }
+
+    /// A socket pair whose first end the poller does I/O for.
+    private func attached(_ poller: IOUringPoller, token: UInt32, interest: Interest) throws -> (Socket, Socket, QueuedSend) {
+        try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
+        let (a, b) = makeSocketPair()
+        let send = QueuedSend()
+        a.completedReceive = CompletedReceive()
+        a.queuedSend = send
+        try poller.register(fd: a.descriptor, token: token, interest: interest, receive: a.completedReceive, send: send)
+        return (a, b, send)
+    }
+
+    @Test("written bytes leave with the next wait; the socket is writable again once they are sent")
+    func sendsWithTheWait() throws {
+        let poller = try IOUringPoller()
+        let (a, b, send) = try attached(poller, token: 5, interest: .readable)
+        #expect(written(try a.write(UnsafeRawBufferPointer(start: "abc", count: 3))) == 3)
+        #expect(queuedInKernel(b) == 0)  // not sent before the wait
+        #expect(!send.isEmpty)
+        _ = try wait(poller, 0)
+        var spins = 0
+        while !send.isEmpty, spins < 20 { spins += 1; _ = try wait(poller, 100) }
+        #expect(try readNow(b) == Array("abc".utf8))
+        try poller.modify(fd: a.descriptor, token: 5, interest: .writable)
+        #expect(try wait(poller).map(\.ready) == [.writable])
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("a full queue answers would-block; everything written arrives once, in order")
+    func fullQueue() throws {
+        let poller = try IOUringPoller()
+        let (a, b, _) = try attached(poller, token: 6, interest: .writable)
+        let stream = pattern(1_000_000, seed: 3)
+        var written = 0, received: [UInt8] = [], blocked = 0
+        var spins = 0
+        while received.count < stream.count, spins < 10_000 {
+            spins += 1
+            while written < stream.count {
+                let result = try stream.withUnsafeBytes { try a.write(UnsafeRawBufferPointer(rebasing: $0[written..<min(stream.count, written + 100_000)])) }
+                guard case .done(let count) = result else { blocked += 1; break }
+                #expect(count <= QueuedSend.capacity)
+                written += count
+            }
+            _ = try wait(poller, 10)
+            while let bytes = try readNow(b), !bytes.isEmpty { received += bytes }
+        }
+        #expect(blocked > 0)
+        #expect(received.count == stream.count)
+        #expect(received == stream)
+        try poller.deregister(fd: a.descriptor)
+    }
+
+    @Test("a socket deregistered while its send is in the kernel keeps the buffer until the send completes")
+    func orphanedSend() throws {
+        let poller = try IOUringPoller()
+        let (a, b, send) = try attached(poller, token: 7, interest: .readable)
+        // Fill the socket's buffer behind the poller's back, so the poller's send must wait.
+        let filler = [UInt8](repeating: 1, count: 64 * 1024)
+        var direct = 0
+        while true {
+            let count = filler.withUnsafeBytes { Glibc.send(a.descriptor, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
+            if count <= 0 { break }
+            direct += count
+        }
+        #expect(written(try a.write(UnsafeRawBufferPointer(start: "queued", count: 6))) == 6)
+        _ = try wait(poller, 0)
+        #expect(send.isSending)
+        try poller.deregister(fd: a.descriptor)
+        #expect(poller.orphans.count == 1)
+        var spins = 0
+        while !poller.orphans.isEmpty, spins < 20 { spins += 1; _ = try wait(poller, 100) }
+        #expect(poller.orphans.isEmpty)
+        #expect(!send.isSending && send.isEmpty)
+        _ = b
     }
 }
 #endif

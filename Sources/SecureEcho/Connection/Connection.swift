@@ -113,7 +113,8 @@ final class Connection: EventHandler {
     /// Registers with the loop and makes the first attempt (the ClientHello may already be here).
     func start() {
         do {
-            token = try loop.register(self, fd: fd, interest: .readable, receive: transport.completedReceive)
+            token = try loop.register(self, fd: fd, interest: .readable, receive: transport.completedReceive,
+                                      send: transport.queuedSend)
         } catch {
             loop.logger.warning("rejected", metadata: ["event": "rejected", "peer": "\(peer)", "transport": "\(transport.name)", "reason": "\(error)"])
             state = .closed
@@ -159,6 +160,8 @@ final class Connection: EventHandler {
             }
             if state == .closing {
                 if ending != .polite {
+                    // An abrupt close still delivers what was written (a reset discards it anyway).
+                    if ending != .reset, transport.hasUnsentOutput { return wait(for: .writable) }
                     if ending == .reset { transport.resetOnClose() }
                     return close(reason: closeReason)
                 }

@@ -95,7 +95,10 @@ final class Listener: EventHandler {
             return refuse(client, peer: peer)
         }
         client.setNoDelay()
-        if loop.poller.receivesForSockets { client.completedReceive = CompletedReceive() }
+        if loop.poller.doesSocketIO {
+            client.completedReceive = CompletedReceive()
+            client.queuedSend = QueuedSend()
+        }
         let transport: any Transport
         do {
             transport = try makeTransport(client)

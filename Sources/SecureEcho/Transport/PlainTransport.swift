@@ -17,6 +17,8 @@ package final class PlainTransport: Transport {
     package var handshakeProgress: String? { nil }
     package var descriptor: CInt { socket.descriptor }
     package var completedReceive: CompletedReceive? { socket.completedReceive }
+    package var queuedSend: QueuedSend? { socket.queuedSend }
+    package var hasUnsentOutput: Bool { socket.hasUnsentOutput }
     package var hasBufferedInput: Bool { false }
 
     package func handshake() throws(TransportError) -> Step { .done }
@@ -51,6 +53,7 @@ package final class PlainTransport: Transport {
     }
 
     package func shutdownOutput() throws(TransportError) -> Step {
+        if socket.hasUnsentOutput { return .wouldBlock(.writable) }
         do { try socket.shutdownWrite() } catch { throw TransportError(error) }
         return .done
     }

@@ -7,12 +7,14 @@ import SecureEchoTLS
 package final class TLSTransport: Transport {
     private let socket: Socket
     private let tls: TLSSession
+    /// SSL_shutdown has written our close_notify (it may still be queued for sending).
+    private var closeNotifyWritten = false
 
     /// `serverName` is sent as SNI when the context is a client's.
     package init(socket: Socket, context: TLSContext, serverName: String? = nil) throws(OpenSSLError) {
         self.socket = socket
         self.tls = try TLSSession(context: context, fd: socket.descriptor, completedReceive: socket.completedReceive,
-                                  serverName: serverName)
+                                  queuedSend: socket.queuedSend, serverName: serverName)
     }
 
     package var name: String { "tls" }
@@ -22,6 +24,8 @@ package final class TLSTransport: Transport {
     package func releaseClientHello() { tls.releaseClientHello() }
     package var descriptor: CInt { socket.descriptor }
     package var completedReceive: CompletedReceive? { socket.completedReceive }
+    package var queuedSend: QueuedSend? { socket.queuedSend }
+    package var hasUnsentOutput: Bool { socket.hasUnsentOutput }
     package var hasBufferedInput: Bool { tls.hasBufferedInput }
 
     package func handshake() throws(TransportError) -> Step {
@@ -41,7 +45,16 @@ package final class TLSTransport: Transport {
     }
 
     package func shutdownOutput() throws(TransportError) -> Step {
-        do { return try tls.shutdown() } catch { throw Self.map(error, handshaking: false) }
+        if !closeNotifyWritten {
+            do {
+                if case .wouldBlock(let interest) = try tls.shutdown() { return .wouldBlock(interest) }
+            } catch {
+                throw Self.map(error, handshaking: false)
+            }
+            closeNotifyWritten = true
+        }
+        // A queued close_notify is ours only once the kernel has sent it.
+        return socket.hasUnsentOutput ? .wouldBlock(.writable) : .done
     }
 
     package func close() { socket.close() }

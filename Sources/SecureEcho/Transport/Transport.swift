@@ -18,6 +18,11 @@ package protocol Transport: AnyObject {
     var descriptor: CInt { get }
     /// What the loop's poller receives for the socket, when it receives at all (io_uring).
     var completedReceive: CompletedReceive? { get }
+    /// Where the loop's poller sends for the socket, when it does (io_uring).
+    var queuedSend: QueuedSend? { get }
+    /// Written bytes the kernel has not sent yet (only with a queued send): an abrupt close
+    /// that must still deliver them waits for writability first.
+    var hasUnsentOutput: Bool { get }
     /// Completes the transport-level handshake; plain TCP is done at once.
     func handshake() throws(TransportError) -> Step
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> IOResult
@@ -55,6 +60,8 @@ extension Transport {
     package func releaseClientHello() {}
     /// Transports that own no socket receive nothing through the poller.
     package var completedReceive: CompletedReceive? { nil }
+    package var queuedSend: QueuedSend? { nil }
+    package var hasUnsentOutput: Bool { false }
 
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384", nil for plain TCP.
     package var negotiated: String? { session?.summary }
