@@ -161,10 +161,7 @@ public final class IOUringPoller: Poller {
                 // Its buffer stays until the kernel is done with it.
                 let data = sendData(fd: fd, token: slot.token)
                 orphans[data] = send
-                let sqe = try submissionEntry()
-                io_uring_prep_cancel64(sqe, data, 0)
-                io_uring_sqe_set_data64(sqe, Self.removal)
-                sqe.pointee.flags |= removalFlags
+                try cancel(data)
             } else {
                 send.release()
             }
@@ -377,8 +374,13 @@ public final class IOUringPoller: Poller {
 
     /// Asks the kernel to stop a receive; bytes it already took still complete (and are kept).
     private func cancelReceive(_ fd: CInt, token: UInt32) throws(SystemCallError) {
+        try cancel(receiveData(fd: fd, token: token))
+    }
+
+    /// Asks the kernel to stop the request with user data `data`; its completion still comes.
+    private func cancel(_ data: UInt64) throws(SystemCallError) {
         let sqe = try submissionEntry()
-        io_uring_prep_cancel64(sqe, receiveData(fd: fd, token: token), 0)
+        io_uring_prep_cancel64(sqe, data, 0)
         io_uring_sqe_set_data64(sqe, Self.removal)
         sqe.pointee.flags |= removalFlags
     }

@@ -112,14 +112,25 @@ struct CompletedReceiveReaderTests {
 }
 
 #if os(Linux)
+/// Gives `socket` a receive and a send queue and registers it with `poller`, which then does its I/O.
+@discardableResult
+private func attach(_ socket: Socket, to poller: IOUringPoller, token: UInt32,
+                    interest: Interest = .readable) throws -> (CompletedReceive, QueuedSend) {
+    let receive = CompletedReceive(), send = QueuedSend()
+    socket.completedReceive = receive
+    socket.queuedSend = send
+    try poller.register(fd: socket.descriptor, token: token, interest: interest, receive: receive, send: send)
+    return (receive, send)
+}
+
+private func wait(_ poller: IOUringPoller, _ timeout: CInt = 1000) throws -> [PollEvent] {
+    var events: [PollEvent] = []
+    try poller.wait(timeoutMilliseconds: timeout, into: &events)
+    return events
+}
+
 @Suite("Completed receive (io_uring poller)")
 struct IOUringReceiveTests {
-    private func wait(_ poller: IOUringPoller, _ timeout: CInt = 1000) throws -> [PollEvent] {
-        var events: [PollEvent] = []
-        try poller.wait(timeoutMilliseconds: timeout, into: &events)
-        return events
-    }
-
     private func receivingPoller() throws -> IOUringPoller {
         let poller = try IOUringPoller()
         try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
@@ -130,10 +141,7 @@ struct IOUringReceiveTests {
     func bytesInUserSpace() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive(), receiveSend = QueuedSend()
-        a.completedReceive = receive
-        a.queuedSend = receiveSend
-        try poller.register(fd: a.descriptor, token: 9, interest: .readable, receive: receive, send: receiveSend)
+        let (receive, _) = try attach(a, to: poller, token: 9)
         #expect(try wait(poller, 0).isEmpty)
         try send(Array("hello".utf8), to: b)
         let events = try wait(poller)
@@ -153,10 +161,7 @@ struct IOUringReceiveTests {
     func largeStreamInOrder() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive(), receiveSend = QueuedSend()
-        a.completedReceive = receive
-        a.queuedSend = receiveSend
-        try poller.register(fd: a.descriptor, token: 1, interest: .readable, receive: receive, send: receiveSend)
+        let (receive, _) = try attach(a, to: poller, token: 1)
         var expected: [UInt8] = []
         var got: [UInt8] = []
         for round in 0..<20 {
@@ -180,10 +185,7 @@ struct IOUringReceiveTests {
     func backpressure() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive(), receiveSend = QueuedSend()
-        a.completedReceive = receive
-        a.queuedSend = receiveSend
-        try poller.register(fd: a.descriptor, token: 2, interest: .readable, receive: receive, send: receiveSend)
+        let (receive, _) = try attach(a, to: poller, token: 2)
         #expect(try wait(poller, 0).isEmpty)  // a receive is now in the kernel
         try poller.modify(fd: a.descriptor, token: 2, interest: .writable)
         let writable = try wait(poller)
@@ -204,10 +206,7 @@ struct IOUringReceiveTests {
     func levelTriggered() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let receive = CompletedReceive(), receiveSend = QueuedSend()
-        a.completedReceive = receive
-        a.queuedSend = receiveSend
-        try poller.register(fd: a.descriptor, token: 4, interest: .readable, receive: receive, send: receiveSend)
+        let (receive, _) = try attach(a, to: poller, token: 4)
         try send([1, 2, 3, 4], to: b)
         #expect(try wait(poller).map(\.token) == [4])
         #expect(try wait(poller).map(\.token) == [4])
@@ -228,11 +227,7 @@ struct IOUringReceiveTests {
         let pairs = (0..<count).map { _ in makeSocketPair() }
         var receives: [CompletedReceive] = []
         for (i, pair) in pairs.enumerated() {
-            let receive = CompletedReceive(), receiveSend = QueuedSend()
-            pair.0.completedReceive = receive
-            pair.0.queuedSend = receiveSend
-            receives.append(receive)
-            try poller.register(fd: pair.0.descriptor, token: UInt32(i + 1), interest: .readable, receive: receive, send: receiveSend)
+            receives.append(try attach(pair.0, to: poller, token: UInt32(i + 1)).0)
         }
         #expect(try wait(poller, 0).isEmpty)
         for (i, pair) in pairs.enumerated() { try send(pattern(100, seed: i), to: pair.1) }
@@ -271,11 +266,7 @@ struct IOUringReceiveTests {
             let pairs = (0..<IOUringPoller.receiveBufferCount).map { _ in makeSocketPair() }
             var receives: [CompletedReceive] = []
             for (i, pair) in pairs.enumerated() {
-                let receive = CompletedReceive(), receiveSend = QueuedSend()
-                pair.0.completedReceive = receive
-                pair.0.queuedSend = receiveSend
-                receives.append(receive)
-                try poller.register(fd: pair.0.descriptor, token: UInt32(round * 1000 + i + 1), interest: .readable, receive: receive, send: receiveSend)
+                receives.append(try attach(pair.0, to: poller, token: UInt32(round * 1000 + i + 1)).0)
             }
             _ = try wait(poller, 0)
             for pair in pairs { try send([7], to: pair.1) }
@@ -294,20 +285,11 @@ struct IOUringReceiveTests {
 
 @Suite("Queued send (io_uring poller)")
 struct IOUringSendTests {
-    private func wait(_ poller: IOUringPoller, _ timeout: CInt = 1000) throws -> [PollEvent] {
-        var events: [PollEvent] = []
-        try poller.wait(timeoutMilliseconds: timeout, into: &events)
-        return events
-    }
-
     /// A socket pair whose first end the poller does I/O for.
     private func attached(_ poller: IOUringPoller, token: UInt32, interest: Interest) throws -> (Socket, Socket, QueuedSend) {
         try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
         let (a, b) = makeSocketPair()
-        let send = QueuedSend()
-        a.completedReceive = CompletedReceive()
-        a.queuedSend = send
-        try poller.register(fd: a.descriptor, token: token, interest: interest, receive: a.completedReceive, send: send)
+        let (_, send) = try attach(a, to: poller, token: token, interest: interest)
         return (a, b, send)
     }
 
