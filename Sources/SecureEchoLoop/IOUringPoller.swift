@@ -20,16 +20,18 @@ import Glibc
 public final class IOUringPoller: Poller {
     public let kind = PollerKind.ioUring
 
+    /// Copied in and out of `slots` many times per echo, so it holds no counted reference:
+    /// `owners` keeps its receive and send alive for as long as the slot exists. (Opaque
+    /// pointers rather than `unowned(unsafe)` optionals: an `Optional<Slot>` holding those
+    /// lost elements in `append(contentsOf: repeatElement(nil, …))` in debug builds.)
     private struct Slot {
         var token: UInt32
         var interest: Interest
-        /// Where received bytes go; nil for descriptors waited on by poll requests only.
-        let receive: CompletedReceive?
+        private let receiveObject: UnsafeMutableRawPointer?
+        private let sendObject: UnsafeMutableRawPointer?
         /// A poll request for this fd is in the kernel (with `pollMask`), its completion unseen.
         var polling = false
         var pollMask: UInt32 = 0
-        /// Where written bytes wait to be sent; nil with `receive`.
-        let send: QueuedSend?
         /// A receive is in the kernel, its completion unseen (a cancelled one too).
         var receiving = false
         var cancelling = false
@@ -37,6 +39,18 @@ public final class IOUringPoller: Poller {
         var sending = false
         /// Listed in `dirty`: looked at again before the next wait.
         var dirty = false
+
+        init(token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) {
+            self.token = token
+            self.interest = interest
+            receiveObject = receive.map { Unmanaged.passUnretained($0).toOpaque() }
+            sendObject = send.map { Unmanaged.passUnretained($0).toOpaque() }
+        }
+
+        /// Where received bytes go; nil for descriptors waited on by poll requests only.
+        var receive: CompletedReceive? { receiveObject.map { Unmanaged<CompletedReceive>.fromOpaque($0).takeUnretainedValue() } }
+        /// Where written bytes wait to be sent; nil with `receive`.
+        var send: QueuedSend? { sendObject.map { Unmanaged<QueuedSend>.fromOpaque($0).takeUnretainedValue() } }
     }
 
     /// Owned here (liburing keeps the ring's mmapped queues behind it), freed in deinit.
@@ -51,6 +65,8 @@ public final class IOUringPoller: Poller {
     // loop's thread touches them and no access spans a call that could reach them again.
     /// Indexed by descriptor.
     @exclusivity(unchecked) private var slots: [Slot?] = []
+    /// The strong references behind each slot's receive and send, set and cleared with the slot.
+    private var owners: [(receive: CompletedReceive, send: QueuedSend)?] = []
     /// Bumped at each registration and whenever a poll request for the fd is removed, and
     /// carried in the request's user data: a completion from an earlier request (one that had
     /// completed before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
@@ -65,7 +81,7 @@ public final class IOUringPoller: Poller {
     @exclusivity(unchecked) private var waiting: [(fd: CInt, ready: Interest)] = []
     /// Queued sends of deregistered sockets whose send is still in the kernel: kept (with their
     /// buffer) until its completion, by the send's user data.
-    private(set) var orphans: [UInt64: QueuedSend] = [:]
+    @exclusivity(unchecked) private(set) var orphans: [UInt64: QueuedSend] = [:]
     /// Filled by the sockets' queued sends as they gain bytes.
     private let newlyQueued = QueuedSendList()
     /// User data of removals and cancellations, whose own completions mean nothing to the loop.
@@ -122,13 +138,15 @@ public final class IOUringPoller: Poller {
         if index >= slots.count {
             let grow = max(index + 1 - slots.count, slots.count)
             slots.append(contentsOf: repeatElement(nil, count: grow))
+            owners.append(contentsOf: repeatElement(nil, count: grow))
             generations.append(contentsOf: repeatElement(0, count: grow))
         }
         guard slots[index] == nil else { throw SystemCallError(call: "io_uring poll", errno: EEXIST) }
         generations[index] &+= 1
         let socketIO = buffers != nil && receive != nil && send != nil
         slots[index] = Slot(token: token, interest: interest, receive: socketIO ? receive : nil, send: socketIO ? send : nil)
-        if socketIO, let send {
+        if socketIO, let receive, let send {
+            owners[index] = (receive, send)
             send.fd = fd
             send.newlyQueued = newlyQueued
         }
@@ -168,12 +186,12 @@ public final class IOUringPoller: Poller {
             send.newlyQueued = nil
         }
         slots[index] = nil
+        owners[index] = nil
     }
 
     public func wait(timeoutMilliseconds: CInt, into events: inout [PollEvent]) throws(SystemCallError) {
         events.removeAll(keepingCapacity: true)
-        for fd in newlyQueued.fds where Int(fd) < slots.count { markDirty(fd) }
-        newlyQueued.fds.removeAll(keepingCapacity: true)
+        newlyQueued.drain { fd in if Int(fd) < slots.count { markDirty(fd) } }
         swap(&dirty, &dirtySpare)
         for fd in dirtySpare { try reconcile(fd) }
         dirtySpare.removeAll(keepingCapacity: true)

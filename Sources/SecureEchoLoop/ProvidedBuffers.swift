@@ -17,7 +17,7 @@ final class ProvidedBuffers {
     private let ringBytes: Int
     private let memory: UnsafeMutableRawPointer
     /// Buffers handed back since the last `publish`.
-    private var returned: CInt = 0
+    @exclusivity(unchecked) private var returned: CInt = 0
 
     /// Registers `count` (a power of two) buffers of `size` bytes with `uring`. Fails with the
     /// kernel's errno where provided-buffer rings are missing (before 5.19).

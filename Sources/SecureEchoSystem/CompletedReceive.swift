@@ -12,25 +12,32 @@ import Glibc
 /// The rule that keeps bytes in order: a read system call happens only while no receive of
 /// the poller's is in the kernel for this socket (`mayRead`), and lent bytes always go first.
 public final class CompletedReceive {
-    /// Bytes the kernel received into the poller's buffer `bufferID`, `offset` of them read.
     // Unchecked exclusivity: asked on every read, by one thread, never held across a call.
+    // The stored properties stay private behind computed ones: another module that reads a
+    // stored property directly makes its own run-time exclusivity check (76 instructions).
+    /// Bytes the kernel received into the poller's buffer `lentID`, `offset` of them read.
     @exclusivity(unchecked) private var base: UnsafeRawPointer?
     @exclusivity(unchecked) private var count = 0
     @exclusivity(unchecked) private var offset = 0
-    package private(set) var bufferID: UInt16 = 0
+    @exclusivity(unchecked) private var lentID: UInt16 = 0
+    @exclusivity(unchecked) private var readerTurn = false
+    @exclusivity(unchecked) private var sawEnd = false
+    @exclusivity(unchecked) private var error: CInt = 0
+
+    package var bufferID: UInt16 { lentID }
     /// No receive of the poller's is pending and bytes may be waiting in the socket: readers
     /// call read(2) themselves (after a receive that left more behind, or found no free buffer).
     /// Cleared once a read comes back short, which hands the socket back to the poller.
-    @exclusivity(unchecked) package private(set) var mayRead = false
+    package var mayRead: Bool { readerTurn }
     /// The kernel reported end of stream.
-    package private(set) var ended = false
+    package var ended: Bool { sawEnd }
     /// The kernel's receive failed with this errno (ECONNRESET…); every later read reports it.
-    package private(set) var failure: CInt = 0
+    package var failure: CInt { error }
 
     package init() {}
 
     /// Something is here for a reader without asking the kernel.
-    package var hasNews: Bool { offset < count || ended || failure != 0 }
+    package var hasNews: Bool { offset < count || sawEnd || error != 0 }
 
     /// A buffer of the poller's is lent here (read or not).
     package var holdsBuffer: Bool { base != nil }
@@ -43,17 +50,17 @@ public final class CompletedReceive {
         base = UnsafeRawPointer(bytes.baseAddress)
         count = base == nil ? 0 : bytes.count
         offset = 0
-        self.bufferID = bufferID
-        mayRead = more
+        lentID = bufferID
+        readerTurn = more
     }
 
     /// Readers read the socket themselves until it is empty: a receive found the poller's
     /// buffers all lent, or the socket was polled for input and has some.
-    package func readersHaveTheTurn() { mayRead = true }
+    package func readersHaveTheTurn() { readerTurn = true }
 
-    package func receivedEnd() { ended = true }
+    package func receivedEnd() { sawEnd = true }
 
-    package func receiveFailed(_ errno: CInt) { failure = errno }
+    package func receiveFailed(_ errno: CInt) { error = errno }
 
     /// The lent buffer once every byte of it has been read (or the socket is going away), for
     /// the poller to take back; nil while bytes remain.
@@ -62,7 +69,7 @@ public final class CompletedReceive {
         base = nil
         count = 0
         offset = 0
-        return bufferID
+        return lentID
     }
 
     // MARK: - The readers' side
@@ -82,33 +89,33 @@ public final class CompletedReceive {
             // A peek must not take bytes past the lent ones: they would be read twice.
             if copied == count || peek { return copied }
         }
-        if failure != 0 {
+        if error != 0 {
             if copied > 0 { return copied }
-            errno = failure
+            errno = error
             return -1
         }
-        if ended || !mayRead {
-            if copied > 0 || ended { return copied }
+        if sawEnd || !readerTurn {
+            if copied > 0 || sawEnd { return copied }
             errno = EAGAIN
             return -1
         }
         let result = peek ? Glibc.recv(fd, buffer + copied, count - copied, CInt(MSG_PEEK))
                           : Glibc.read(fd, buffer + copied, count - copied)
         if result < 0 {
-            let error = errno
-            if error == EAGAIN || error == EWOULDBLOCK {
-                mayRead = false
-            } else if error != EINTR {
-                failure = error  // reported once by the kernel, kept here for every later read
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK {
+                readerTurn = false
+            } else if code != EINTR {
+                error = code  // reported once by the kernel, kept here for every later read
             }
             if copied > 0 { return copied }
-            errno = error
+            errno = code
             return -1
         }
         if result == 0 {
-            ended = true
+            sawEnd = true
         } else if !peek, result < count - copied {
-            mayRead = false
+            readerTurn = false
         }
         return copied + result
     }

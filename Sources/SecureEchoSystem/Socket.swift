@@ -7,15 +7,15 @@ import Glibc
 /// Owns a socket file descriptor. `close()` is idempotent; `deinit` closes what is still open,
 /// so a descriptor can never leak when its owner goes away.
 package final class Socket {
-    // Read before every system call; written only by close(). Unchecked exclusivity: a
-    // socket belongs to one thread, and no access spans a call.
+    // Read on every read and write; written only by close() and once at registration.
+    // Unchecked exclusivity: a socket belongs to one thread, and no access spans a call.
     @exclusivity(unchecked) package private(set) var descriptor: CInt
     /// Set, before any read, where the loop's poller receives for its sockets (io_uring):
     /// reads then take what the poller received first. Nil: every read is a system call.
-    package var completedReceive: CompletedReceive?
+    @exclusivity(unchecked) package var completedReceive: CompletedReceive?
     /// Set with `completedReceive` where the poller also sends (io_uring): writes are queued
     /// there and return at once. Nil: every write is a system call.
-    package var queuedSend: QueuedSend?
+    @exclusivity(unchecked) package var queuedSend: QueuedSend?
 
     /// Bytes written that the kernel has not yet confirmed sent (only with a queued send):
     /// a FIN or a close must wait for them.
