@@ -60,11 +60,16 @@ package final class EventLoop {
     /// Registers `handler` for `fd` and returns its token, which every later call names.
     /// `receive`, `send`: the socket's, for a poller that does socket I/O itself.
     package func register(_ handler: EventHandler, fd: CInt, interest: Interest,
-                          receive: CompletedReceive? = nil, send: QueuedSend? = nil) throws(SystemCallError) -> UInt32 {
+                          receive: CompletedReceive? = nil, send: QueuedSend? = nil,
+                          accepts: CompletedAccept? = nil) throws(SystemCallError) -> UInt32 {
         lastToken &+= 1
         if lastToken == 0 { lastToken = 1 }
         let token = lastToken
-        try poller.register(fd: fd, token: token, interest: interest, receive: receive, send: send)
+        if let accepts {
+            try poller.register(listener: fd, token: token, interest: interest, accepts: accepts)
+        } else {
+            try poller.register(fd: fd, token: token, interest: interest, receive: receive, send: send)
+        }
         let index = Int(fd)
         if index >= registrations.count {
             registrations.append(contentsOf: repeatElement(nil, count: max(index + 1 - registrations.count, registrations.count)))

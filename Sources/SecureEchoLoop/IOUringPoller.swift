@@ -3,9 +3,10 @@
 // provided-buffer ring when bytes arrive, and the connection is reported readable with its
 // bytes already in user space; what the connection wrote during the pass leaves in one
 // IORING_OP_SEND, and it is reported writable once that is sent. An echo then costs no read
-// and no send system call: one io_uring_enter per pass serves every connection. Everything
-// else (listeners, eventfds, and a socket whose readers have the turn) waits through one-shot
-// IORING_OP_POLL_ADD requests.
+// and no send system call: one io_uring_enter per pass serves every connection. A listener
+// registered with a `CompletedAccept` has one multishot IORING_OP_ACCEPT that accepts each
+// client as it arrives. Everything else (eventfds, and a socket whose readers have the turn)
+// waits through one-shot IORING_OP_POLL_ADD requests.
 //
 // Every request is a submission queue entry, and all of a pass's entries go to the kernel in
 // the one io_uring_enter that also waits: where epoll makes an epoll_ctl system call per
@@ -29,6 +30,7 @@ public final class IOUringPoller: Poller {
         var interest: Interest
         private let receiveObject: UnsafeMutableRawPointer?
         private let sendObject: UnsafeMutableRawPointer?
+        private let acceptObject: UnsafeMutableRawPointer?
         /// A poll request for this fd is in the kernel (with `pollMask`), its completion unseen.
         var polling = false
         var pollMask: UInt32 = 0
@@ -37,20 +39,27 @@ public final class IOUringPoller: Poller {
         var cancelling = false
         /// A send is in the kernel, its completion unseen.
         var sending = false
+        /// A multishot accept is in the kernel (and still accepting, or its cancellation unseen).
+        var accepting = false
+        var acceptCancelling = false
         /// Listed in `dirty`: looked at again before the next wait.
         var dirty = false
 
-        init(token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) {
+        init(token: UInt32, interest: Interest, receive: CompletedReceive? = nil, send: QueuedSend? = nil,
+             accepts: CompletedAccept? = nil) {
             self.token = token
             self.interest = interest
             receiveObject = receive.map { Unmanaged.passUnretained($0).toOpaque() }
             sendObject = send.map { Unmanaged.passUnretained($0).toOpaque() }
+            acceptObject = accepts.map { Unmanaged.passUnretained($0).toOpaque() }
         }
 
         /// Where received bytes go; nil for descriptors waited on by poll requests only.
         var receive: CompletedReceive? { receiveObject.map { Unmanaged<CompletedReceive>.fromOpaque($0).takeUnretainedValue() } }
         /// Where written bytes wait to be sent; nil with `receive`.
         var send: QueuedSend? { sendObject.map { Unmanaged<QueuedSend>.fromOpaque($0).takeUnretainedValue() } }
+        /// Where accepted descriptors go, for a listener the poller accepts for.
+        var accepts: CompletedAccept? { acceptObject.map { Unmanaged<CompletedAccept>.fromOpaque($0).takeUnretainedValue() } }
     }
 
     /// Owned here (liburing keeps the ring's mmapped queues behind it), freed in deinit.
@@ -65,8 +74,13 @@ public final class IOUringPoller: Poller {
     // loop's thread touches them and no access spans a call that could reach them again.
     /// Indexed by descriptor.
     @exclusivity(unchecked) private var slots: [Slot?] = []
-    /// The strong references behind each slot's receive and send, set and cleared with the slot.
-    private var owners: [(receive: CompletedReceive, send: QueuedSend)?] = []
+    /// The strong references behind each slot's receive, send or accepts, set and cleared with the slot.
+    private var owners: [Owned?] = []
+    private struct Owned {
+        var receive: CompletedReceive?
+        var send: QueuedSend?
+        var accepts: CompletedAccept?
+    }
     /// Bumped at each registration and whenever a poll request for the fd is removed, and
     /// carried in the request's user data: a completion from an earlier request (one that had
     /// completed before its removal reached the kernel, or the removal's ECANCELED) no longer matches.
@@ -86,9 +100,10 @@ public final class IOUringPoller: Poller {
     private let newlyQueued = QueuedSendList()
     /// User data of removals and cancellations, whose own completions mean nothing to the loop.
     private static let removal = UInt64.max
-    /// Mark a receive's and a send's user data (a poll's has both clear).
+    /// Mark a receive's and a send's user data; an accept's has both set, a poll's both clear.
     private static let receiveBit: UInt64 = 1 << 63
     private static let sendBit: UInt64 = 1 << 62
+    private static let acceptBits: UInt64 = receiveBit | sendBit
 
     /// Receive buffers per loop and their size: 128 × 16 KiB = 2 MiB, whatever the number of
     /// connections (a TLS record's ciphertext fits in one).
@@ -133,6 +148,22 @@ public final class IOUringPoller: Poller {
 
     public func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?,
                          send: QueuedSend?) throws(SystemCallError) {
+        if buffers != nil, let receive, let send {
+            try claim(fd, Slot(token: token, interest: interest, receive: receive, send: send),
+                      Owned(receive: receive, send: send))
+            send.fd = fd
+            send.newlyQueued = newlyQueued
+        } else {
+            try claim(fd, Slot(token: token, interest: interest), nil)
+        }
+    }
+
+    public func register(listener fd: CInt, token: UInt32, interest: Interest, accepts: CompletedAccept) throws(SystemCallError) {
+        guard buffers != nil else { return try register(fd: fd, token: token, interest: interest, receive: nil, send: nil) }
+        try claim(fd, Slot(token: token, interest: interest, accepts: accepts), Owned(accepts: accepts))
+    }
+
+    private func claim(_ fd: CInt, _ slot: Slot, _ owned: Owned?) throws(SystemCallError) {
         let index = Int(fd)
         guard index >= 0 else { throw SystemCallError(call: "io_uring poll", errno: EBADF) }
         if index >= slots.count {
@@ -143,13 +174,8 @@ public final class IOUringPoller: Poller {
         }
         guard slots[index] == nil else { throw SystemCallError(call: "io_uring poll", errno: EEXIST) }
         generations[index] &+= 1
-        let socketIO = buffers != nil && receive != nil && send != nil
-        slots[index] = Slot(token: token, interest: interest, receive: socketIO ? receive : nil, send: socketIO ? send : nil)
-        if socketIO, let receive, let send {
-            owners[index] = (receive, send)
-            send.fd = fd
-            send.newlyQueued = newlyQueued
-        }
+        slots[index] = slot
+        owners[index] = owned
         markDirty(fd)
     }
 
@@ -173,6 +199,7 @@ public final class IOUringPoller: Poller {
         // its buffer goes back to the ring.
         if slot.polling { try removePoll(fd, token: slot.token) }
         if slot.receiving, !slot.cancelling { try cancelReceive(fd, token: slot.token) }
+        if slot.accepting, !slot.acceptCancelling { try cancel(acceptData(fd: fd, token: slot.token)) }
         if let id = slot.receive?.reclaim(force: true) { buffers?.giveBack(id) }
         if let send = slot.send {
             if slot.sending {
@@ -217,8 +244,10 @@ public final class IOUringPoller: Poller {
             guard let cqe = completions[i] else { continue }
             let data = cqe.pointee.user_data
             guard data != Self.removal else { continue }
-            let event = data & Self.receiveBit != 0 ? received(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
-                : data & Self.sendBit != 0 ? sent(data: data, result: cqe.pointee.res)
+            let kind = data & Self.acceptBits
+            let event = kind == Self.acceptBits ? accepted(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
+                : kind == Self.receiveBit ? received(data: data, result: cqe.pointee.res, flags: cqe.pointee.flags)
+                : kind == Self.sendBit ? sent(data: data, result: cqe.pointee.res)
                 : polled(data: data, result: cqe.pointee.res)
             if let event { events.append(event) }
         }
@@ -305,8 +334,40 @@ public final class IOUringPoller: Poller {
         slots[index]?.sending = false
         markDirty(fd)
         send.completed(result)
-        if send.failure != 0 { return PollEvent(fd: fd, token: token, ready: [.readable, .writable]) }
+        if send.failure != 0 {
+            // The kernel reports a reset once, to whichever call comes first: taken by this
+            // send, a receive would find a plain end of stream and the connection would log
+            // "eof" for a peer that reset it.
+            slot.receive?.receiveFailed(send.failure)
+            return PollEvent(fd: fd, token: token, ready: [.readable, .writable])
+        }
         return send.isEmpty && slot.interest.contains(.writable) ? PollEvent(fd: fd, token: token, ready: .writable) : nil
+    }
+
+    /// Hands an accepted descriptor (or the accept's error) to the listener's `CompletedAccept`
+    /// and reports the listener readable; a descriptor accepted after its listener went is closed.
+    private func accepted(data: UInt64, result: Int32, flags: UInt32) -> PollEvent? {
+        let (fd, _, token) = Self.decode(data)
+        let index = Int(fd)
+        let more = flags & UInt32(IORING_CQE_F_MORE) != 0
+        guard index < slots.count, let slot = slots[index], slot.accepting, slot.token == token, let accepts = slot.accepts else {
+            if result >= 0 { Glibc.close(result) }
+            return nil
+        }
+        if !more {
+            // The request is over (an error, a cancellation, or the kernel's own reasons):
+            // armed again before the next wait if the listener still wants clients.
+            slots[index]?.accepting = false
+            slots[index]?.acceptCancelling = false
+        }
+        switch result {
+        case 0...: accepts.accepted(result)
+        case -ECANCELED: return nil
+        default: accepts.failed(-result)
+        }
+        // Reported again, level-triggered, by `reconcile` while descriptors wait.
+        markDirty(fd)
+        return slot.interest.contains(.readable) ? PollEvent(fd: fd, token: token, ready: .readable) : nil
     }
 
     // MARK: - Arming
@@ -327,7 +388,26 @@ public final class IOUringPoller: Poller {
         let writing = slot.interest.contains(.writable)
         var mask: UInt32 = writing && slot.send == nil ? UInt32(POLLOUT) : 0
         var needsPoll = true
-        if let receive = slot.receive, let send = slot.send {
+        if let accepts = slot.accepts {
+            let news = accepts.hasNews
+            if reading && news {
+                waiting.append((fd, .readable))
+                slot.dirty = true
+                dirty.append(fd)
+            }
+            let wanted = reading && accepts.hasRoom
+            if wanted && !slot.accepting {
+                let sqe = try submissionEntry()
+                io_uring_prep_multishot_accept(sqe, fd, nil, nil, CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
+                io_uring_sqe_set_data64(sqe, acceptData(fd: fd, token: slot.token))
+                slot.accepting = true
+            } else if !wanted && slot.accepting && !slot.acceptCancelling {
+                try cancel(acceptData(fd: fd, token: slot.token))
+                slot.acceptCancelling = true
+            }
+            // The accept request reports the listener's errors itself.
+            needsPoll = false
+        } else if let receive = slot.receive, let send = slot.send {
             if !slot.sending, let bytes = send.nextSend() {
                 let sqe = try submissionEntry()
                 io_uring_prep_send(sqe, fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL))
@@ -412,7 +492,7 @@ public final class IOUringPoller: Poller {
         generations[Int(fd)] &+= 1
     }
 
-    // MARK: - User data: fd (bits 40–61), receive (63) and send (62) flags, generation (32–39), token (0–31)
+    // MARK: - User data: fd (bits 40–61), receive (63), send (62) or accept (both) flags, generation (32–39), token (0–31)
 
     private func pollData(fd: CInt, token: UInt32) -> UInt64 {
         UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
@@ -429,8 +509,13 @@ public final class IOUringPoller: Poller {
         Self.sendBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
     }
 
+    /// So is a multishot accept.
+    private func acceptData(fd: CInt, token: UInt32) -> UInt64 {
+        Self.acceptBits | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
+    }
+
     private static func decode(_ data: UInt64) -> (fd: CInt, generation: UInt8, token: UInt32) {
-        (CInt(truncatingIfNeeded: (data & ~(receiveBit | sendBit)) >> 40), UInt8(truncatingIfNeeded: data >> 32), UInt32(truncatingIfNeeded: data))
+        (CInt(truncatingIfNeeded: (data & ~acceptBits) >> 40), UInt8(truncatingIfNeeded: data >> 32), UInt32(truncatingIfNeeded: data))
     }
 
     /// A free submission entry; a full queue is handed to the kernel first (rare: 1024 changes

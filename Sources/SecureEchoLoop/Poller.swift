@@ -30,6 +30,9 @@ public protocol Poller: AnyObject {
     /// finds what to send, when it does socket I/O; nil for descriptors read and written by
     /// system calls (listeners, eventfds).
     func register(fd: CInt, token: UInt32, interest: Interest, receive: CompletedReceive?, send: QueuedSend?) throws(SystemCallError)
+    /// A listening socket whose clients the poller accepts into `accepts` (io_uring), reporting
+    /// it readable once some are there; others wait for it to be readable.
+    func register(listener fd: CInt, token: UInt32, interest: Interest, accepts: CompletedAccept) throws(SystemCallError)
     func modify(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError)
     func deregister(fd: CInt) throws(SystemCallError)
     /// Blocks until at least one event or `timeoutMilliseconds` (-1: forever, 0: don't block).
@@ -41,6 +44,10 @@ extension Poller {
     public var doesSocketIO: Bool { false }
 
     public func register(fd: CInt, token: UInt32, interest: Interest) throws(SystemCallError) {
+        try register(fd: fd, token: token, interest: interest, receive: nil, send: nil)
+    }
+
+    public func register(listener fd: CInt, token: UInt32, interest: Interest, accepts: CompletedAccept) throws(SystemCallError) {
         try register(fd: fd, token: token, interest: interest, receive: nil, send: nil)
     }
 }

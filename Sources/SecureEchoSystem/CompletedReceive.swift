@@ -60,7 +60,7 @@ public final class CompletedReceive {
 
     package func receivedEnd() { sawEnd = true }
 
-    package func receiveFailed(_ errno: CInt) { error = errno }
+    package func receiveFailed(_ errno: CInt) { if error == 0 { error = errno } }
 
     /// The lent buffer once every byte of it has been read (or the socket is going away), for
     /// the poller to take back; nil while bytes remain.

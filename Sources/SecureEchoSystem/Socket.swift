@@ -16,6 +16,9 @@ package final class Socket {
     /// Set with `completedReceive` where the poller also sends (io_uring): writes are queued
     /// there and return at once. Nil: every write is a system call.
     @exclusivity(unchecked) package var queuedSend: QueuedSend?
+    /// Set on a listening socket whose poller accepts for it (io_uring): accept() takes the
+    /// descriptors the poller accepted. Nil: every accept is a system call.
+    package var completedAccept: CompletedAccept?
 
     /// Bytes written that the kernel has not yet confirmed sent (only with a queued send):
     /// a FIN or a close must wait for them.
@@ -66,9 +69,23 @@ package final class Socket {
     }
 
     /// Accepts one pending connection as a non-blocking socket; nil when none is waiting.
-    package func accept() throws(SystemCallError) -> (Socket, SocketAddress)? {
+    /// `direct`: call accept4(2) even where the poller accepts (to shed a client when the
+    /// descriptor table is full, which ends the poller's accepting).
+    package func accept(direct: Bool = false) throws(SystemCallError) -> (Socket, SocketAddress)? {
         var peer = SocketAddress()
         let fd = descriptor
+        if !direct, let completedAccept {
+            switch try nonBlockingSyscall("accept4", { completedAccept.take() }) {
+            case .wouldBlock:
+                return nil
+            case .done(let newFD):
+                let client = Socket(takingOwnershipOf: newFD)
+                // A multishot accept has nowhere to put each client's address. A client that
+                // is already gone (ENOTCONN) keeps an empty address; its first read says so.
+                _ = peer.withMutableSockAddr { getpeername(newFD, $0, $1) }
+                return (client, peer)
+            }
+        }
         let result = try nonBlockingSyscall("accept4", {
             peer.withMutableSockAddr { addr, len in
                 accept4(fd, addr, len, CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue))

@@ -74,7 +74,7 @@ struct SecureEchoCommand: ParsableCommand {
     var shutdownGrace = 5.0
 
     @Option(help: "Lowest TLS version accepted: 1.2 or 1.3.")
-    var minTls: TLSVersion = .tls12
+    var minTls: MinimumTLS = .v12
 
     @Option(help: "PEM bundle of CAs that client certificates must chain to; asks TLS clients for a certificate.")
     var clientCa: String?
@@ -162,7 +162,7 @@ struct SecureEchoCommand: ParsableCommand {
         if !cert.isEmpty {
             configuration.tls.certificates = zip(cert, key).map { CertificateSource.files(certificate: $0, key: $1) }
         }
-        configuration.tls.minimumVersion = minTls
+        configuration.tls.minimumVersion = minTls.version
         configuration.tls.clientCA = clientCa
         configuration.tls.clientAuth = clientAuth
         configuration.tls.resumption = !noResumption
@@ -212,15 +212,11 @@ extension PollerKind: ExpressibleByArgument {}
 extension ClientAuth: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-extension TLSVersion: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument {
-        case "1.2": self = .tls12
-        case "1.3": self = .tls13
-        default: return nil
-        }
-    }
+/// The flag's own spelling of a TLS version: TLSVersion's raw values are the wire numbers
+/// (0x0303), which the help would otherwise print as the default ("771").
+enum MinimumTLS: String, ExpressibleByArgument, CaseIterable {
+    case v12 = "1.2"
+    case v13 = "1.3"
 
-    public var defaultValueDescription: String { self == .tls12 ? "1.2" : "1.3" }
-    public static var allValueStrings: [String] { ["1.2", "1.3"] }
+    var version: TLSVersion { self == .v12 ? .tls12 : .tls13 }
 }

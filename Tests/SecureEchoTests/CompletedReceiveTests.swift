@@ -161,7 +161,7 @@ struct IOUringReceiveTests {
     func largeStreamInOrder() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let (receive, _) = try attach(a, to: poller, token: 1)
+        try attach(a, to: poller, token: 1)
         var expected: [UInt8] = []
         var got: [UInt8] = []
         for round in 0..<20 {
@@ -206,7 +206,7 @@ struct IOUringReceiveTests {
     func levelTriggered() throws {
         let poller = try receivingPoller()
         let (a, b) = makeSocketPair()
-        let (receive, _) = try attach(a, to: poller, token: 4)
+        try attach(a, to: poller, token: 4)
         try send([1, 2, 3, 4], to: b)
         #expect(try wait(poller).map(\.token) == [4])
         #expect(try wait(poller).map(\.token) == [4])
@@ -297,7 +297,7 @@ struct IOUringSendTests {
     func sendsWithTheWait() throws {
         let poller = try IOUringPoller()
         let (a, b, send) = try attached(poller, token: 5, interest: .readable)
-        #expect(written(try a.write(UnsafeRawBufferPointer(start: "abc", count: 3))) == 3)
+        #expect(written(try Array("abc".utf8).withUnsafeBytes { try a.write($0) }) == 3)
         #expect(queuedInKernel(b) == 0)  // not sent before the wait
         #expect(!send.isEmpty)
         _ = try wait(poller, 0)
@@ -345,7 +345,7 @@ struct IOUringSendTests {
             if count <= 0 { break }
             direct += count
         }
-        #expect(written(try a.write(UnsafeRawBufferPointer(start: "queued", count: 6))) == 6)
+        #expect(written(try Array("queued".utf8).withUnsafeBytes { try a.write($0) }) == 6)
         _ = try wait(poller, 0)
         #expect(send.isSending)
         try poller.deregister(fd: a.descriptor)
@@ -355,6 +355,106 @@ struct IOUringSendTests {
         #expect(poller.orphans.isEmpty)
         #expect(!send.isSending && send.isEmpty)
         _ = b
+    }
+}
+
+@Suite("Completed accept (io_uring poller)")
+struct IOUringAcceptTests {
+    private func listening(_ poller: IOUringPoller, token: UInt32) throws -> (Socket, SocketAddress) {
+        try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
+        let listener = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0))
+        listener.completedAccept = CompletedAccept()
+        try poller.register(listener: listener.descriptor, token: token, interest: .readable,
+                            accepts: try #require(listener.completedAccept))
+        return (listener, try listener.localAddress())
+    }
+
+    /// Waits until `count` clients are accepted (or 20 waits pass), taking them as they come.
+    private func accept(_ count: Int, from listener: Socket, _ poller: IOUringPoller) throws -> [(Socket, SocketAddress)] {
+        var accepted: [(Socket, SocketAddress)] = []
+        var waits = 0
+        while accepted.count < count, waits < 20 {
+            waits += 1
+            _ = try wait(poller, 200)
+            while let client = try listener.accept() { accepted.append(client) }
+        }
+        return accepted
+    }
+
+    @Test("clients are accepted by the kernel and taken without accept4; each keeps its own address")
+    func acceptsWithoutSystemCalls() throws {
+        let poller = try IOUringPoller()
+        let (listener, address) = try listening(poller, token: 3)
+        #expect(try wait(poller, 0).isEmpty)
+        let clients = try (0..<5).map { _ in try Socket.connect(to: address) }
+        let accepted = try accept(5, from: listener, poller)
+        #expect(accepted.count == 5)
+        let ours = Set(try clients.map { try $0.localAddress().description })
+        #expect(Set(accepted.map(\.1.description)) == ours)
+        // Each accepted socket is a connected, non-blocking peer of one client.
+        for (server, _) in accepted {
+            #expect(fcntl(server.descriptor, F_GETFL) & O_NONBLOCK != 0)
+            #expect(fcntl(server.descriptor, F_GETFD) & FD_CLOEXEC != 0)
+        }
+        #expect(try listener.accept() == nil)
+        try poller.deregister(fd: listener.descriptor)
+    }
+
+    @Test("accepted clients not yet taken are reported on every wait (level-triggered)")
+    func levelTriggered() throws {
+        let poller = try IOUringPoller()
+        let (listener, address) = try listening(poller, token: 4)
+        let client = try Socket.connect(to: address)
+        var events: [PollEvent] = []
+        for _ in 0..<20 where events.isEmpty { events = try wait(poller, 200) }
+        #expect(events.map(\.token) == [4])
+        #expect(try wait(poller, 0).map(\.token) == [4])
+        #expect(try listener.accept() != nil)
+        #expect(try wait(poller, 0).isEmpty)
+        try poller.deregister(fd: listener.descriptor)
+        _ = client
+    }
+
+    @Test("a listener that stops listening stops accepting; clients wait in the backlog until it listens again")
+    func pauseAndResume() throws {
+        let poller = try IOUringPoller()
+        let (listener, address) = try listening(poller, token: 5)
+        try poller.modify(fd: listener.descriptor, token: 5, interest: [])
+        _ = try wait(poller, 0)  // the cancellation goes to the kernel
+        _ = try wait(poller, 50)
+        let client = try Socket.connect(to: address)
+        #expect(try wait(poller, 200).isEmpty)
+        #expect(try listener.accept() == nil)
+        // Still in the backlog: a direct accept4 finds it.
+        let direct = try listener.accept(direct: true)
+        #expect(direct != nil)
+        let second = try Socket.connect(to: address)
+        try poller.modify(fd: listener.descriptor, token: 5, interest: .readable)
+        #expect(try accept(1, from: listener, poller).count == 1)
+        try poller.deregister(fd: listener.descriptor)
+        _ = (client, second)
+    }
+
+    @Test("descriptors accepted but never taken are closed with the listener")
+    func untakenAreClosed() throws {
+        let poller = try IOUringPoller()
+        let (listener, address) = try listening(poller, token: 6)
+        let client = try Socket.connect(to: address)
+        var spins = 0
+        while listener.completedAccept?.hasNews != true, spins < 20 { spins += 1; _ = try wait(poller, 200) }
+        #expect(listener.completedAccept?.hasNews == true)
+        try poller.deregister(fd: listener.descriptor)
+        _ = try wait(poller, 0)
+        listener.completedAccept = nil
+        // The accepted end was closed: the client reads end of stream.
+        var byte: UInt8 = 0
+        var result = -1
+        for _ in 0..<20 {
+            result = recv(client.descriptor, &byte, 1, CInt(MSG_DONTWAIT))
+            if result >= 0 { break }
+            usleep(10_000)
+        }
+        #expect(result == 0)
     }
 }
 #endif

@@ -58,7 +58,8 @@ final class Listener: EventHandler {
         self.makePreamble = makePreamble
         self.makeApplication = makeApplication
         self.address = try socket.localAddress()
-        token = try loop.register(self, fd: socket.descriptor, interest: .readable)
+        if loop.poller.doesSocketIO { socket.completedAccept = CompletedAccept() }
+        token = try loop.register(self, fd: socket.descriptor, interest: .readable, accepts: socket.completedAccept)
     }
 
     func handle(_ ready: Interest) {
@@ -159,7 +160,7 @@ final class Listener: EventHandler {
         // of being woken for accepts that can only fail (a level-triggered spin).
         if spare.acquire() {
             spare.release()
-            if let (client, _) = try? socket.accept() { client.close() }
+            if let (client, _) = try? socket.accept(direct: true) { client.close() }
             if spare.acquire() { return }
         }
         paused = true
