@@ -333,6 +333,31 @@ struct IOUringSendTests {
         try poller.deregister(fd: a.descriptor)
     }
 
+    @Test("a reset that the poller's send takes is reported to the socket's readers too, not as end of stream")
+    func resetTakenBySend() throws {
+        let poller = try IOUringPoller()
+        try #require(poller.doesSocketIO, "this kernel has no provided-buffer rings")
+        let listener = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0))
+        let client = try Socket.connect(to: try listener.localAddress())
+        var accepted: Socket?
+        for _ in 0..<100 where accepted == nil {
+            accepted = try listener.accept()?.0
+            if accepted == nil { usleep(10_000) }
+        }
+        let server = try #require(accepted)
+        // Not reading, so no receive is in the kernel to take the reset first.
+        let (_, send) = try attach(server, to: poller, token: 8, interest: .writable)
+        client.setResetOnClose()
+        client.close()
+        usleep(50_000)
+        #expect(written(try Array("after the reset".utf8).withUnsafeBytes { try server.write($0) }) == 15)
+        var waits = 0
+        while send.failure == 0, waits < 20 { waits += 1; _ = try wait(poller, 100) }
+        #expect(send.failure == ECONNRESET || send.failure == EPIPE)
+        #expect(throws: SystemCallError.self) { _ = try readNow(server) }
+        try poller.deregister(fd: server.descriptor)
+    }
+
     @Test("a socket deregistered while its send is in the kernel keeps the buffer until the send completes")
     func orphanedSend() throws {
         let poller = try IOUringPoller()
