@@ -404,12 +404,7 @@ public final class IOUringPoller: Poller {
         var mask: UInt32 = writing && slot.send == nil ? UInt32(POLLOUT) : 0
         var needsPoll = true
         if let accepts = slot.accepts {
-            let news = accepts.hasNews
-            if reading && news {
-                waiting.append((fd, .readable))
-                slot.dirty = true
-                dirty.append(fd)
-            }
+            if reading && accepts.hasNews { reportAgain(fd, .readable, &slot) }
             let wanted = reading && accepts.hasRoom
             if wanted && !slot.accepting {
                 let sqe = try submissionEntry()
@@ -439,7 +434,7 @@ public final class IOUringPoller: Poller {
                 var ready: Interest = []
                 if readable { ready.insert(.readable) }
                 if writable { ready.insert(.writable) }
-                waiting.append((fd, ready))
+                reportAgain(fd, ready, &slot)
             }
             // The readers have the turn while bytes may still be in the socket: wait for them by poll.
             if reading && !news && receive.mayRead { mask |= UInt32(POLLIN) }
@@ -453,12 +448,6 @@ public final class IOUringPoller: Poller {
             }
             // A receive or send in the kernel reports an error or hang-up itself.
             needsPoll = mask != 0 || !slot.receiving && !slot.sending && !readable && !writable
-            if readable || writable {
-                // Reported again until a reader takes it (level-triggered), and its buffer
-                // taken back once read.
-                slot.dirty = true
-                dirty.append(fd)
-            }
         } else if reading {
             mask |= UInt32(POLLIN)
         }
@@ -474,6 +463,15 @@ public final class IOUringPoller: Poller {
             slot.pollMask = mask
         }
         slots[index] = slot
+    }
+
+    /// Reports `ready` with the next wait, without the kernel, and looks at the slot again
+    /// before the wait after: reported until a reader takes it (level-triggered), and a lent
+    /// buffer taken back once read.
+    private func reportAgain(_ fd: CInt, _ ready: Interest, _ slot: inout Slot) {
+        waiting.append((fd, ready))
+        slot.dirty = true
+        dirty.append(fd)
     }
 
     private func armReceive(_ fd: CInt, token: UInt32) throws(SystemCallError) {

@@ -13,31 +13,28 @@ import Glibc
 /// the poller's is in the kernel for this socket (`mayRead`), and lent bytes always go first.
 public final class CompletedReceive {
     // Unchecked exclusivity: asked on every read, by one thread, never held across a call.
-    // The stored properties stay private behind computed ones: another module that reads a
-    // stored property directly makes its own run-time exclusivity check (76 instructions).
-    /// Bytes the kernel received into the poller's buffer `lentID`, `offset` of them read.
+    // Private, with `mayRead` computed for the poller: another module that reads a stored
+    // property directly makes its own run-time exclusivity check (76 instructions).
+    /// Bytes the kernel received into the poller's buffer `bufferID`, `offset` of them read.
     @exclusivity(unchecked) private var base: UnsafeRawPointer?
     @exclusivity(unchecked) private var count = 0
     @exclusivity(unchecked) private var offset = 0
-    @exclusivity(unchecked) private var lentID: UInt16 = 0
+    @exclusivity(unchecked) private var bufferID: UInt16 = 0
     @exclusivity(unchecked) private var readerTurn = false
-    @exclusivity(unchecked) private var sawEnd = false
-    @exclusivity(unchecked) private var error: CInt = 0
+    /// The kernel reported end of stream.
+    @exclusivity(unchecked) private var ended = false
+    /// The kernel's receive failed with this errno (ECONNRESET…); every later read reports it.
+    @exclusivity(unchecked) private var failure: CInt = 0
 
-    package var bufferID: UInt16 { lentID }
     /// No receive of the poller's is pending and bytes may be waiting in the socket: readers
     /// call read(2) themselves (after a receive that left more behind, or found no free buffer).
     /// Cleared once a read comes back short, which hands the socket back to the poller.
     package var mayRead: Bool { readerTurn }
-    /// The kernel reported end of stream.
-    package var ended: Bool { sawEnd }
-    /// The kernel's receive failed with this errno (ECONNRESET…); every later read reports it.
-    package var failure: CInt { error }
 
     package init() {}
 
     /// Something is here for a reader without asking the kernel.
-    package var hasNews: Bool { offset < count || sawEnd || error != 0 }
+    package var hasNews: Bool { offset < count || ended || failure != 0 }
 
     /// A buffer of the poller's is lent here (read or not).
     package var holdsBuffer: Bool { base != nil }
@@ -50,7 +47,7 @@ public final class CompletedReceive {
         base = UnsafeRawPointer(bytes.baseAddress)
         count = base == nil ? 0 : bytes.count
         offset = 0
-        lentID = bufferID
+        self.bufferID = bufferID
         readerTurn = more
     }
 
@@ -58,9 +55,9 @@ public final class CompletedReceive {
     /// buffers all lent, or the socket was polled for input and has some.
     package func readersHaveTheTurn() { readerTurn = true }
 
-    package func receivedEnd() { sawEnd = true }
+    package func receivedEnd() { ended = true }
 
-    package func receiveFailed(_ errno: CInt) { if error == 0 { error = errno } }
+    package func receiveFailed(_ errno: CInt) { if failure == 0 { failure = errno } }
 
     /// The lent buffer once every byte of it has been read (or the socket is going away), for
     /// the poller to take back; nil while bytes remain.
@@ -69,7 +66,7 @@ public final class CompletedReceive {
         base = nil
         count = 0
         offset = 0
-        return lentID
+        return bufferID
     }
 
     // MARK: - The readers' side
@@ -89,31 +86,31 @@ public final class CompletedReceive {
             // A peek must not take bytes past the lent ones: they would be read twice.
             if copied == count || peek { return copied }
         }
-        if error != 0 {
+        if failure != 0 {
             if copied > 0 { return copied }
-            errno = error
+            errno = failure
             return -1
         }
-        if sawEnd || !readerTurn {
-            if copied > 0 || sawEnd { return copied }
+        if ended || !readerTurn {
+            if copied > 0 || ended { return copied }
             errno = EAGAIN
             return -1
         }
         let result = peek ? Glibc.recv(fd, buffer + copied, count - copied, CInt(MSG_PEEK))
                           : Glibc.read(fd, buffer + copied, count - copied)
         if result < 0 {
-            let code = errno
-            if code == EAGAIN || code == EWOULDBLOCK {
+            let error = errno
+            if error == EAGAIN || error == EWOULDBLOCK {
                 readerTurn = false
-            } else if code != EINTR {
-                error = code  // reported once by the kernel, kept here for every later read
+            } else if error != EINTR {
+                failure = error  // reported once by the kernel, kept here for every later read
             }
             if copied > 0 { return copied }
-            errno = code
+            errno = error
             return -1
         }
         if result == 0 {
-            sawEnd = true
+            ended = true
         } else if !peek, result < count - copied {
             readerTurn = false
         }
