@@ -12,6 +12,7 @@ import Glibc
 package final class LineWriter: @unchecked Sendable {
     private let descriptor: CInt
     private let capacity: Int
+    private let gathering: Int
     // pthread primitives need stable addresses: allocated once, destroyed in deinit.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
@@ -31,9 +32,11 @@ package final class LineWriter: @unchecked Sendable {
     }
 
     /// Starts the writer thread. `capacity` bounds the bytes queued and not yet written.
-    package init(descriptor: CInt, capacity: Int = 256 * 1024) throws(SystemCallError) {
+    /// `gathering`: nanoseconds the writer waits after a first line for more to join it.
+    package init(descriptor: CInt, capacity: Int = 256 * 1024, gathering: Int = 5_000_000) throws(SystemCallError) {
         self.descriptor = descriptor
         self.capacity = capacity
+        self.gathering = gathering
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         drained = .allocate(capacity: 1)
@@ -59,17 +62,20 @@ package final class LineWriter: @unchecked Sendable {
     /// Queues `line` and a newline, or drops the line when the queue is full.
     package func write(_ line: String) {
         var line = line
-        line.withUTF8 { bytes in
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            guard pending.count + bytes.count + 1 <= capacity else {
-                dropped += 1
-                return
-            }
-            pending.append(contentsOf: bytes)
-            pending.append(UInt8(ascii: "\n"))
-            pthread_cond_signal(wake)
+        line.withUTF8 { write(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Queues the UTF-8 `bytes` of one line and a newline, or drops the line when the queue is full.
+    package func write(bytes: UnsafeRawBufferPointer) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard pending.count + bytes.count + 1 <= capacity else {
+            dropped += 1
+            return
         }
+        pending.append(contentsOf: bytes)
+        pending.append(UInt8(ascii: "\n"))
+        pthread_cond_signal(wake)
     }
 
     /// Waits until every queued line is written, or `timeout` seconds pass (a stalled stderr
@@ -100,6 +106,16 @@ package final class LineWriter: @unchecked Sendable {
                 pthread_cond_wait(wake, mutex)
             }
             writing = true
+            // Lines come in bursts (two per connection, a wave of handshakes). Waking for each
+            // cost a context switch and a write(2) per line, about a tenth of a TLS handshake's
+            // CPU; gathering for a few milliseconds lets one wake-up and one write carry the
+            // burst. A line is late by at most `gathering`, and an idle writer still sleeps.
+            if gathering > 0 {
+                pthread_mutex_unlock(mutex)
+                var pause = timespec(tv_sec: 0, tv_nsec: gathering), left = timespec()
+                while nanosleep(&pause, &left) == -1 && errno == EINTR { pause = left }
+                pthread_mutex_lock(mutex)
+            }
             swap(&pending, &batch)
             let lost = dropped - reportedDrops
             reportedDrops = dropped

@@ -47,6 +47,31 @@ struct LogLineTests {
         #expect(ClientText.decode([0xED, 0xA0, 0x80]) == "\\xED\\xA0\\x80", "a surrogate")
     }
 
+    @Test("UTF-8 beyond ASCII is kept, C1 controls (U+0080–U+009F) are escaped as their scalar, in text and JSON")
+    func nonASCII() {
+        let metadata: Logger.Metadata = ["sni": "¢é\u{80}日本\u{9F}\u{A0}", "event": "closed"]
+        #expect(LogLine.render(time: "T", level: .info, message: "closed", metadata: metadata)
+            == #"T info closed sni=¢é\x80日本\x9F\#u{A0}"#)
+        #expect(LogLine.renderJSON(time: "T", level: .info, message: "closed", metadata: metadata)
+            == #"{"time":"T","level":"info","event":"closed","sni":"¢é\u0080日本\u009f\#u{A0}"}"#)
+    }
+
+    @Test("the server's timestamps: UTC with milliseconds")
+    func timestamp() throws {
+        let line = String(decoding: LogLine.text(time: WallClock.appendTimestamp, level: .info, message: "accepted",
+                                                 metadata: ["event": "accepted", "peer": "p"]), as: UTF8.self)
+        #expect(try #/^20\d\d-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-6]\d\.\d{3}Z info accepted peer=p$/#.wholeMatch(in: line) != nil,
+                "\(line)")
+        func today() -> String {
+            var parts = tm()
+            var seconds = time(nil)
+            gmtime_r(&seconds, &parts)
+            return String(format: "%04d-%02d-%02dT%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour)
+        }
+        let before = today(), stamp = WallClock.timestamp(), after = today()
+        #expect(stamp.hasPrefix(before) || stamp.hasPrefix(after), "\(stamp) against \(before)")
+    }
+
     @Test("empty values and values with '=' are quoted")
     func quoting() {
         #expect(LogLine.escaped("", quoting: true) == "\"\"")
@@ -82,7 +107,12 @@ struct LineWriterTests {
             text.split(separator: "\n").filter { $0.hasPrefix("warning ") }
                 .compactMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } }.reduce(0, +)
         }
-        while Date() < deadline, reported(text) < dropped {
+        func delivered(_ text: String) -> Int {
+            text.split(separator: "\n").filter { !$0.hasPrefix("warning ") }.count
+        }
+        // Until every line offered has been either delivered or reported dropped (the last
+        // lines may follow the last report in a later batch).
+        while Date() < deadline, reported(text) < dropped || delivered(text) + dropped < offered {
             var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
             let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
@@ -94,6 +124,27 @@ struct LineWriterTests {
         #expect(notices.allSatisfy { $0.hasSuffix(" log lines dropped: stderr was not keeping up") }, "\(notices)")
         #expect(lines.filter { !$0.hasPrefix("warning ") }.allSatisfy { $0 == line }, "lines are dropped whole, never cut")
         #expect(lines.count - notices.count + dropped == offered)
+        #expect(writer.flush(timeout: 5))
+    }
+}
+
+@Suite("LineWriter gathering")
+struct LineWriterGatheringTests {
+    @Test("lines that come within the gathering time leave in one write, not one write per line")
+    func burstInOneWrite() throws {
+        var fds: [CInt] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let writer = try LineWriter(descriptor: fds[1], gathering: 200_000_000)
+        writer.write("first")
+        usleep(20_000)  // the writer is awake by now; without gathering it would write "first" alone
+        for index in 2...10 { writer.write("line \(index)") }
+        var entry = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+        #expect(poll(&entry, 1, 5_000) == 1)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+        let text = String(decoding: buffer[..<max(count, 0)], as: UTF8.self)
+        #expect(text == "first\n" + (2...10).map { "line \($0)\n" }.joined())
         #expect(writer.flush(timeout: 5))
     }
 }

@@ -32,13 +32,15 @@ public struct EventLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
-        if let explicit = event.metadata { fields.merge(explicit) { $1 } }
+        // The server never sets handler metadata: most events need no merged copy.
+        var fields = event.metadata ?? [:]
+        if !metadata.isEmpty { fields = metadata.merging(fields) { $1 } }
         if let error = event.error { fields["error"] = "\(error)" }
-        let time = WallClock.timestamp(), message = event.message.description
-        writer.lines.write(format == .json
-            ? LogLine.renderJSON(time: time, level: event.level, message: message, metadata: fields)
-            : LogLine.render(time: time, level: event.level, message: message, metadata: fields))
+        let message = event.message.description
+        let line = format == .json
+            ? LogLine.json(time: WallClock.appendTimestamp, level: event.level, message: message, metadata: fields)
+            : LogLine.text(time: WallClock.appendTimestamp, level: event.level, message: message, metadata: fields)
+        line.withUnsafeBytes { writer.lines.write(bytes: $0) }
     }
 }
 
