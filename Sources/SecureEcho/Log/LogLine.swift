@@ -109,29 +109,7 @@ enum LogLine {
         let quoted = quoting && (forceQuotes || text.utf8.isEmpty
             || text.utf8.contains { $0 == .space || $0 == .equals || $0 == .quote })
         if quoted { line.append(.quote) }
-        var bytes = text.utf8.makeIterator()
-        while let byte = bytes.next() {
-            switch byte {
-            case .backslash: line.append(.backslash); line.append(.backslash)
-            case .quote:
-                if quoting { line.append(.backslash) }
-                line.append(.quote)
-            case .newline: line.append(.backslash); line.append(UInt8(ascii: "n"))
-            case .carriageReturn: line.append(.backslash); line.append(UInt8(ascii: "r"))
-            case .tab: line.append(.backslash); line.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7F: appendHexEscape(byte, to: &line)
-            case c1Lead:
-                // U+0080–U+009F (C1 controls) are C2 80–C2 9F in UTF-8: escaped as the scalar.
-                guard let next = bytes.next() else { line.append(byte); break }
-                if (0x80...0x9F).contains(next) {
-                    appendHexEscape(next, to: &line)
-                } else {
-                    line.append(byte)
-                    line.append(next)
-                }
-            default: line.append(byte)
-            }
-        }
+        appendEscapedBytes(text, escapingQuotes: quoting, json: false, to: &line)
         if quoted { line.append(.quote) }
     }
 
@@ -144,19 +122,30 @@ enum LogLine {
 
     private static func appendJSONString(_ text: String, to line: inout [UInt8]) {
         line.append(.quote)
+        appendEscapedBytes(text, escapingQuotes: true, json: true, to: &line)
+        line.append(.quote)
+    }
+
+    /// Backslashes, control characters (C0, DEL and C1) and, if asked, quotes as escapes:
+    /// `\xHH` in text, `\u00hh` in JSON. Every other byte is copied (the text is valid UTF-8).
+    private static func appendEscapedBytes(_ text: String, escapingQuotes: Bool, json: Bool, to line: inout [UInt8]) {
+        let control = json ? appendUnicodeEscape : appendHexEscape
         var bytes = text.utf8.makeIterator()
         while let byte = bytes.next() {
             switch byte {
-            case .quote: line.append(.backslash); line.append(.quote)
             case .backslash: line.append(.backslash); line.append(.backslash)
+            case .quote:
+                if escapingQuotes { line.append(.backslash) }
+                line.append(.quote)
             case .newline: line.append(.backslash); line.append(UInt8(ascii: "n"))
             case .carriageReturn: line.append(.backslash); line.append(UInt8(ascii: "r"))
             case .tab: line.append(.backslash); line.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7F: appendUnicodeEscape(byte, to: &line)
+            case 0..<0x20, 0x7F: control(byte, &line)
             case c1Lead:
+                // U+0080–U+009F (C1 controls) are C2 80–C2 9F in UTF-8: escaped as the scalar.
                 guard let next = bytes.next() else { line.append(byte); break }
                 if (0x80...0x9F).contains(next) {
-                    appendUnicodeEscape(next, to: &line)
+                    control(next, &line)
                 } else {
                     line.append(byte)
                     line.append(next)
@@ -164,7 +153,6 @@ enum LogLine {
             default: line.append(byte)
             }
         }
-        line.append(.quote)
     }
 
     private static let c1Lead: UInt8 = 0xC2
@@ -172,7 +160,7 @@ enum LogLine {
     private static let lowerHex = Array("0123456789abcdef".utf8)
 
     /// `\xHH`, upper-case.
-    private static func appendHexEscape(_ value: UInt8, to line: inout [UInt8]) {
+    private static func appendHexEscape(_ value: UInt8, _ line: inout [UInt8]) {
         line.append(.backslash)
         line.append(UInt8(ascii: "x"))
         line.append(upperHex[Int(value >> 4)])
@@ -180,7 +168,7 @@ enum LogLine {
     }
 
     /// `\u00hh`, lower-case, as JSON writes it.
-    private static func appendUnicodeEscape(_ value: UInt8, to line: inout [UInt8]) {
+    private static func appendUnicodeEscape(_ value: UInt8, _ line: inout [UInt8]) {
         line.append(contentsOf: #"\u00"#.utf8)
         line.append(lowerHex[Int(value >> 4)])
         line.append(lowerHex[Int(value & 0xF)])
