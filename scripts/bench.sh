@@ -15,7 +15,8 @@
 # BENCH_REPORT_ONLY=1 measures nothing: it redraws the table and chart from the last results
 # (bench/results/latest.jsonl.txt).
 #
-# Servers: secure-echo; secure-echo-io_uring (the same with --poller io_uring, not counted as a peer); nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
+# Servers: secure-echo; secure-echo-io_uring (the same with --poller io_uring) and secure-echo-1loop
+# (the same with --threads 1), variants shown beside it and never counted as peers; nio (SwiftNIO + NIOSSL, bench/peers/nio-echo, first release build ~3 min);
 # node (Node.js tls); python (asyncio ssl); socat (OPENSSL-LISTEN fork PIPE). socat and nodejs are
 # installed with apt-get when missing, and gnuplot for the chart. Every server gets the same
 # ECDSA P-256 certificate.
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 duration="${BENCH_DURATION:-5}"
 runs="${BENCH_RUNS:-1}"
-servers="${BENCH_SERVERS:-secure-echo secure-echo-io_uring nio node python socat}"
+servers="${BENCH_SERVERS:-secure-echo secure-echo-io_uring secure-echo-1loop nio node python socat}"
 results=bench/results
 mkdir -p "$results"
 work="$(mktemp -d)"
@@ -78,9 +79,11 @@ run_server() {
     local name="$1" pin=() loops=()
     if [ "${2:-}" = pinned ]; then pin=(taskset -c 0); fi
     case "$name" in
-        secure-echo|secure-echo-io_uring)
-            ((${#pin[@]})) && loops=(--threads 1)
+        secure-echo|secure-echo-io_uring|secure-echo-1loop)
+            # Pinned, every server has one loop: secure-echo-1loop would repeat secure-echo.
+            ((${#pin[@]})) && { [ "$name" = secure-echo-1loop ] && return 1; loops=(--threads 1); }
             [ "$name" = secure-echo-io_uring ] && loops+=(--poller io_uring)
+            [ "$name" = secure-echo-1loop ] && loops+=(--threads 1)
             start "$name" ${pin[@]+"${pin[@]}"} .build/release/secure-echo --tls-port 0 --no-plain --cert "$cert" --key "$key" \
                 --log-level error --max-connections 19500 ${loops[@]+"${loops[@]}"} ;;
         nio)
@@ -251,7 +254,7 @@ names = list(rows)
 # Read back from the results, so a redraw (BENCH_REPORT_ONLY=1) describes the run it shows.
 runs_done = max((len(r.get("pingpong1", [])) for r in rows.values()), default=0)
 timed_seconds = next((round(r["pingpong1"][0]["seconds"]) for r in rows.values() if r.get("pingpong1")), sys.argv[3])
-# secure-echo-io_uring is secure-echo with another poller, not a peer.
+# secure-echo-io_uring and secure-echo-1loop are secure-echo configured otherwise, not peers.
 peers = [n for n in names if not n.startswith("secure-echo")]
 out = []
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
