@@ -273,15 +273,19 @@ def cell(n, c):
     return shown + (f"<br>({fmt(values[0])}–{fmt(values[-1])})" if len(values) > 1 else "")
 for n in names:
     out.append(f"| {n} | " + " | ".join(cell(n, c) for c in columns) + " |")
+def best_peer_of(among, column):
+    """The best median among the servers `among` for one column; None when none has one."""
+    _, key, get, higher = column
+    theirs = [v for v in (value(p, key, get, higher) for p in among) if v is not None]
+    return (max(theirs) if higher else min(theirs)) if theirs else None
 def ratio_row(ours_name, table_columns, peers, mark_lower):
     """secure-echo's (or a variant's) figures against the best peer's, one cell per column."""
     cells = []
-    for title, key, get, higher in table_columns:
-        ours = value(ours_name, key, get, higher)
-        theirs = [v for v in (value(p, key, get, higher) for p in peers) if v is not None]
-        if ours is None or not theirs:
+    for column in table_columns:
+        _, key, get, higher = column
+        ours, best = value(ours_name, key, get, higher), best_peer_of(peers, column)
+        if ours is None or best is None:
             cells.append("–"); continue
-        best = max(theirs) if higher else min(theirs)
         if higher:
             cells.append(f"{ours / best:.2f}×")
         else:
@@ -307,10 +311,6 @@ if floor and not floor.get("failures") and floor.get("heapKiBPerIdleSession") is
 # in this run, and against the C server of the same design measured on this kind of machine
 # (9.4 µs per 1 KiB echo, 360 µs per handshake, 835 MB of flood per CPU-second; targets within
 # 15 % of those).
-def best_peer_of(among, column):
-    _, key, get, higher = column
-    theirs = [v for v in (value(p, key, get, higher) for p in among) if v is not None]
-    return (max(theirs) if higher else min(theirs)) if theirs else None
 def best_peer(key, get, higher):
     return best_peer_of(peers, (None, key, get, higher))
 def targets(n):

@@ -511,20 +511,14 @@ public final class IOUringPoller: Poller {
         UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(generations[Int(fd)]) << 32 | UInt64(token)
     }
 
-    /// A receive needs no generation: at most one is in the kernel per registration, and the
-    /// token tells registrations apart.
-    private func receiveData(fd: CInt, token: UInt32) -> UInt64 {
-        Self.receiveBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
-    }
+    /// A receive, a send or an accept needs no generation: at most one of each is in the kernel
+    /// per registration, and the token tells registrations apart.
+    private func receiveData(fd: CInt, token: UInt32) -> UInt64 { Self.requestData(Self.receiveBit, fd: fd, token: token) }
+    private func sendData(fd: CInt, token: UInt32) -> UInt64 { Self.requestData(Self.sendBit, fd: fd, token: token) }
+    private func acceptData(fd: CInt, token: UInt32) -> UInt64 { Self.requestData(Self.acceptBits, fd: fd, token: token) }
 
-    /// A send, like a receive, is one at a time per registration.
-    private func sendData(fd: CInt, token: UInt32) -> UInt64 {
-        Self.sendBit | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
-    }
-
-    /// So is a multishot accept.
-    private func acceptData(fd: CInt, token: UInt32) -> UInt64 {
-        Self.acceptBits | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
+    private static func requestData(_ kind: UInt64, fd: CInt, token: UInt32) -> UInt64 {
+        kind | UInt64(UInt32(bitPattern: fd)) << 40 | UInt64(token)
     }
 
     private static func decode(_ data: UInt64) -> (fd: CInt, generation: UInt8, token: UInt32) {
