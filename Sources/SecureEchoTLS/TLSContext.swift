@@ -12,6 +12,9 @@ public final class TLSContext: @unchecked Sendable {
     public let isServer: Bool
     /// SHA-256 fingerprint of the served leaf certificate ("AB:CD:…"), or nil for a client context.
     public let fingerprint: String?
+    /// Sessions issue their TLS 1.3 ticket themselves, at their first read or write after the
+    /// handshake (`TLSSession`), instead of OpenSSL at the handshake's end.
+    package let ticketsOnFirstUse: Bool
     /// State the C callbacks reach through the context's ex_data; lives as long as the context.
     private let callbacks: TLSCallbacks?
     /// Contexts for the other certificates, chosen by SNI (kept alive here).
@@ -21,9 +24,10 @@ public final class TLSContext: @unchecked Sendable {
     deinit { SSL_CTX_free(pointer) }
 
     private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?, callbacks: TLSCallbacks?,
-                 alternates: [TLSContext] = []) {
+                 alternates: [TLSContext] = [], ticketsOnFirstUse: Bool = false) {
         self.pointer = pointer
         self.isServer = isServer
+        self.ticketsOnFirstUse = ticketsOnFirstUse
         self.fingerprint = fingerprint
         self.callbacks = callbacks
         self.alternates = alternates
@@ -74,7 +78,7 @@ public final class TLSContext: @unchecked Sendable {
         callbacks.install(on: ctx)
         return TLSContext(pointer: ctx, isServer: true,
                           fingerprint: SelfSignedCertificate.fingerprint(of: SSL_CTX_get0_certificate(ctx)),
-                          callbacks: callbacks, alternates: alternates)
+                          callbacks: callbacks, alternates: alternates, ticketsOnFirstUse: options.resumption)
     }
 
     private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer,
@@ -183,9 +187,12 @@ public final class TLSContext: @unchecked Sendable {
         if options.resumption {
             _ = COpenSSL_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
             _ = COpenSSL_SSL_CTX_sess_set_cache_size(ctx, options.sessionCacheSize)
-            // One TLS 1.3 ticket instead of OpenSSL's default two: a client resumes one session
-            // at a time, and each ticket costs a few tens of microseconds per full handshake.
-            _ = SSL_CTX_set_num_tickets(ctx, 1)
+            // No ticket from OpenSSL at the handshake's end: each session asks for one (not
+            // OpenSSL's default two: a client resumes one session at a time) at its first read
+            // or write, and not at all when that read finds the client's close_notify. A
+            // client that closes with its Finished could never use a ticket, and one costs a
+            // sixth of a full handshake's instructions.
+            _ = SSL_CTX_set_num_tickets(ctx, 0)
         } else {
             _ = COpenSSL_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
             SSL_CTX_set_options(ctx, COpenSSL_SSL_OP_NO_TICKET())

@@ -12,7 +12,9 @@ import Glibc
 /// - WANT_READ / WANT_WRITE become `.wouldBlock(.readable / .writable)`, whichever call produced them;
 /// - a write that would block is retried with the same bytes and length (OpenSSL may have
 ///   encrypted part of them already);
-/// - after a fatal error, `shutdown()` does nothing, because SSL_shutdown is then forbidden.
+/// - after a fatal error, `shutdown()` does nothing, because SSL_shutdown is then forbidden;
+/// - a TLS 1.3 server session issues its one ticket at its first read or write after the
+///   handshake, unless that read finds the client's close_notify (see `askForTicket`).
 package final class TLSSession {
     private let ssl: OpaquePointer
     /// Keeps the SSL_CTX alive for as long as the SSL that points into it.
@@ -30,6 +32,8 @@ package final class TLSSession {
     private var helloRecords = 0
     /// The server answered with a HelloRetryRequest, so a second ClientHello came.
     private var helloRetried = false
+    /// A completed TLS 1.3 server handshake whose session ticket has not been asked for yet.
+    private var ticketOwed = false
 
     deinit { SSL_free(ssl) }
 
@@ -128,6 +132,7 @@ package final class TLSSession {
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             SSL_set_msg_callback(ssl, nil)
+            ticketOwed = context.ticketsOnFirstUse && SSL_version(ssl) == TLS1_3_VERSION
             return .done
         }
         do throws(TLSSessionError) {
@@ -154,8 +159,34 @@ package final class TLSSession {
         errno = 0
         var count = 0
         let rc = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count)
-        if rc == 1 { return .bytes(count) }
-        return try outcome(of: rc, "SSL_read")
+        if rc == 1 {
+            // The reply's SSL_write, or the next read, sends it ahead of anything else.
+            if ticketOwed { askForTicket() }
+            return .bytes(count)
+        }
+        let result = try outcome(of: rc, "SSL_read")
+        switch result {
+        case .wouldBlock(.readable) where ticketOwed:
+            // Read again: SSL_read writes the ticket first, then finds nothing (or bytes that
+            // came meanwhile) and, finding nothing, releases its read buffer. SSL_do_handshake
+            // would write the ticket just as well but keep that buffer (64 KiB with read-ahead)
+            // for as long as the connection stays idle.
+            askForTicket()
+            return try read(into: buffer)
+        case .endOfStream:
+            ticketOwed = false  // the client closed with (or right after) its Finished
+            return result
+        default:
+            return result
+        }
+    }
+
+    /// Asks OpenSSL for the session's one ticket, which the next SSL_read or SSL_write sends
+    /// before its own work (after a blocked write's record, if there is one). Corresponds to
+    /// `SSL_new_session_ticket(3)`; if none can be made, the session goes on without one.
+    private func askForTicket() {
+        ticketOwed = false
+        _ = SSL_new_session_ticket(ssl)
     }
 
     /// Corresponds to `SSL_write_ex(3)` with partial writes enabled: success may cover one record only.
@@ -163,6 +194,8 @@ package final class TLSSession {
         guard !bytes.isEmpty else { return .bytes(0) }
         let length = retryWriteLength ?? bytes.count
         precondition(length <= bytes.count, "SSL_write retry with fewer bytes than the blocked write")
+        // An application that speaks first (the report port) still gives its client a ticket.
+        if ticketOwed { askForTicket() }
         clearErrorQueue()
         errno = 0
         var count = 0

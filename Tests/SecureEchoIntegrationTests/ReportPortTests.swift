@@ -57,6 +57,28 @@ struct ReportPortTests {
         #expect(tls12["legacy_version"] == "TLSv1.2 (0x0303)")
     }
 
+    @Test("the report port, which speaks first, still gives a TLS 1.3 ticket: the next connection reports resumed")
+    func reportResumes() throws {
+        let server = try ServerProcess(["--report-port", "0"])
+        let session = FileManager.default.temporaryDirectory.appendingPathComponent("session-\(UUID().uuidString)").path
+        defer { unlink(session) }
+        // s_client prints the ticket and the report in either order: wait for both.
+        func report(_ arguments: [String]) throws -> String {
+            let client = try InteractiveProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.reportPort)",
+                                                                     "-no_ign_eof", "-tls1_3"] + arguments, mergeStderr: true)
+            _ = client.read(until: "client_hello_records:", timeout: 10)
+            let output = client.read(until: "Post-Handshake New Session Ticket arrived", timeout: 10)
+            _ = client.finish()
+            return output
+        }
+        let first = try report(["-sess_out", session])
+        #expect(first.contains("Post-Handshake New Session Ticket arrived"), "\(first)")
+        #expect(fields(first)["resumed"] == "no")
+        let second = try report(["-sess_in", session])
+        #expect(second.contains("Reused, TLSv1.3"), "\(second)")
+        #expect(fields(second)["resumed"] == "yes")
+    }
+
     @Test("A key share the server does not take: the report says a HelloRetryRequest happened")
     func helloRetry() throws {
         let server = try ServerProcess(["--report-port", "0"])

@@ -10,16 +10,29 @@ import Testing
 private final class SessionPair {
     let server: TLSSession
     let client: TLSSession
+    /// The client's end of the pair (owned by its SSL): what the server sent waits here.
+    private let clientBIO: OpaquePointer
 
-    init(bufferSize: Int = 0, maxVersion: TLSVersion? = nil) throws {
+    init(bufferSize: Int = 0, maxVersion: TLSVersion? = nil, options: TLSServerOptions = .init()) throws {
         var serverBIO: OpaquePointer?
         var clientBIO: OpaquePointer?
         guard BIO_new_bio_pair(&serverBIO, bufferSize, &clientBIO, bufferSize) == 1,
               let serverBIO, let clientBIO else {
             throw OpenSSLError.drain("BIO_new_bio_pair")
         }
-        server = try TLSSession(context: try TLSContext.server(.init()), bio: serverBIO)
+        server = try TLSSession(context: try TLSContext.server(options), bio: serverBIO)
         client = try TLSSession(context: try TLSContext.client(maxVersion: maxVersion), bio: clientBIO)
+        self.clientBIO = clientBIO
+    }
+
+    /// Bytes the server has sent that the client has not read yet.
+    var unreadByClient: Int { Int(BIO_ctrl_pending(clientBIO)) }
+
+    /// Runs the handshake up to the client's Finished, which the server has not read yet.
+    func handshakeUntilClientFinished() throws {
+        #expect(try client.handshake() == .wouldBlock(.readable))
+        #expect(try server.handshake() == .wouldBlock(.readable))
+        #expect(try client.handshake() == .done)
     }
 
     /// Alternates both sides until both report done; returns the steps each took.
@@ -125,6 +138,67 @@ struct TLSSessionTests {
         var buffer = [UInt8](repeating: 0, count: 64)
         #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .endOfStream)
         #expect(try pair.server.shutdown() == .done)
+    }
+
+    /// A TLS 1.3 record carrying `count` bytes: header, content type, AEAD tag.
+    private static func recordSize(_ count: Int) -> Int { 5 + count + 1 + 16 }
+
+    @Test("a TLS 1.3 ticket goes out at the first read that finds no data, and not with a handshake alone")
+    func ticketAtFirstRead() throws {
+        let pair = try SessionPair()
+        try pair.handshakeUntilClientFinished()
+        #expect(try pair.server.handshake() == .done)
+        #expect(pair.unreadByClient == 0, "no ticket at the handshake's end")
+        var buffer = [UInt8](repeating: 0, count: 64)
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .wouldBlock(.readable))
+        let ticket = pair.unreadByClient
+        #expect(ticket > Self.recordSize(100), "one NewSessionTicket record: \(ticket) bytes")
+        // Only one: the next reads and writes add nothing but their own records.
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .wouldBlock(.readable))
+        #expect(try Array("hi".utf8).withUnsafeBytes { try pair.server.write($0) } == .bytes(2))
+        #expect(pair.unreadByClient == ticket + Self.recordSize(2))
+    }
+
+    @Test("a client whose close_notify follows its Finished gets only the server's close_notify")
+    func noTicketForClosingClient() throws {
+        let pair = try SessionPair()
+        try pair.handshakeUntilClientFinished()
+        #expect(try pair.client.shutdown() == .done)
+        #expect(try pair.server.handshake() == .done)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .endOfStream)
+        #expect(try pair.server.shutdown() == .done)
+        #expect(pair.unreadByClient == Self.recordSize(2), "a close_notify alert (2 bytes) and no ticket")
+    }
+
+    @Test("a server that speaks first sends the ticket ahead of its first record")
+    func ticketBeforeFirstWrite() throws {
+        let reading = try SessionPair()
+        try reading.handshake()
+        var buffer = [UInt8](repeating: 0, count: 64)
+        _ = try buffer.withUnsafeMutableBytes { try reading.server.read(into: $0) }
+        let ticket = reading.unreadByClient
+
+        let pair = try SessionPair()
+        try pair.handshake()
+        let report = Array("tls_version: TLSv1.3\n".utf8)
+        #expect(try report.withUnsafeBytes { try pair.server.write($0) } == .bytes(report.count))
+        #expect(pair.unreadByClient == ticket + Self.recordSize(report.count))
+        // The client reads the ticket through to the report.
+        #expect(try buffer.withUnsafeMutableBytes { try pair.client.read(into: $0) } == .bytes(report.count))
+        #expect(Array(buffer.prefix(report.count)) == report)
+    }
+
+    @Test("no ticket without resumption, nor over TLS 1.2 after the handshake", arguments: [false, true])
+    func noPostHandshakeTicket(tls12: Bool) throws {
+        var options = TLSServerOptions()
+        options.resumption = tls12  // TLS 1.2 sends its ticket inside the handshake
+        let pair = try SessionPair(maxVersion: tls12 ? .tls12 : nil, options: options)
+        try pair.handshake()
+        var buffer = [UInt8](repeating: 0, count: 64)
+        _ = try buffer.withUnsafeMutableBytes { try pair.client.read(into: $0) }  // what the handshake left
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .wouldBlock(.readable))
+        #expect(pair.unreadByClient == 0)
     }
 
     @Test("garbage instead of a ClientHello is a typed error, and shutdown is then skipped")
