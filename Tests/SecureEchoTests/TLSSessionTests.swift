@@ -189,6 +189,24 @@ struct TLSSessionTests {
         #expect(Array(buffer.prefix(report.count)) == report)
     }
 
+    @Test("a ticket that does not fit the transport makes the read wait for writable; the next read finishes it")
+    func ticketWriteBlocks() throws {
+        let pair = try SessionPair(bufferSize: 128)
+        try pair.handshake()
+        var buffer = [UInt8](repeating: 0, count: 64)
+        _ = try buffer.withUnsafeMutableBytes { try pair.client.read(into: $0) }  // what the handshake left
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .wouldBlock(.writable))
+        #expect(pair.unreadByClient == 128)
+        #expect(try buffer.withUnsafeMutableBytes { try pair.client.read(into: $0) } == .wouldBlock(.readable))
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .wouldBlock(.readable))
+        #expect(try buffer.withUnsafeMutableBytes { try pair.client.read(into: $0) } == .wouldBlock(.readable))
+        #expect(pair.unreadByClient == 0, "the client took the whole ticket")
+        let message = Array("after the ticket\n".utf8)
+        #expect(try message.withUnsafeBytes { try pair.client.write($0) } == .bytes(message.count))
+        #expect(try buffer.withUnsafeMutableBytes { try pair.server.read(into: $0) } == .bytes(message.count))
+        #expect(Array(buffer.prefix(message.count)) == message)
+    }
+
     @Test("no ticket without resumption, nor over TLS 1.2 after the handshake", arguments: [false, true])
     func noPostHandshakeTicket(tls12: Bool) throws {
         var options = TLSServerOptions()
