@@ -58,7 +58,10 @@ public enum FloorRunner {
             var completed = false
             if let serverSession = server, let clientSession = client {  // references end here, before the timed frees
                 completed = try handshake(serverSession, clientSession, serverNanos: &serverNanos, clientNanos: &clientNanos)
-                if completed { try close(serverSession, clientSession, serverNanos: &serverNanos, clientNanos: &clientNanos) }
+                if completed, try !close(serverSession, clientSession, serverNanos: &serverNanos, clientNanos: &clientNanos) {
+                    result.failures.append("the server read something other than the client's close_notify")
+                    break
+                }
             }
             guard completed else {
                 result.failures.append("a handshake over a BIO pair did not finish in 16 steps")
@@ -131,13 +134,15 @@ public enum FloorRunner {
     }
 
     /// What the handshake workload's client does next: it sends close_notify at once, and the
-    /// server reads it (issuing no ticket: see TLSSession) and answers with its own.
+    /// server reads it (issuing no ticket: see TLSSession) and answers with its own. False if
+    /// the server's read found anything else.
     private static func close(_ server: TLSSession, _ client: TLSSession,
-                              serverNanos: inout UInt64, clientNanos: inout UInt64) throws {
+                              serverNanos: inout UInt64, clientNanos: inout UInt64) throws -> Bool {
         _ = try timed(&clientNanos) { try client.shutdown() }
         var byte: UInt8 = 0
-        _ = try timed(&serverNanos) { try withUnsafeMutableBytes(of: &byte) { try server.read(into: $0) } }
+        let read = try timed(&serverNanos) { try withUnsafeMutableBytes(of: &byte) { try server.read(into: $0) } }
         _ = try timed(&serverNanos) { try server.shutdown() }
+        return read == .endOfStream
     }
 
     // MARK: - Thread CPU time

@@ -12,9 +12,6 @@ public final class TLSContext: @unchecked Sendable {
     public let isServer: Bool
     /// SHA-256 fingerprint of the served leaf certificate ("AB:CD:…"), or nil for a client context.
     public let fingerprint: String?
-    /// Sessions issue their TLS 1.3 ticket themselves, at their first read or write after the
-    /// handshake (`TLSSession`), instead of OpenSSL at the handshake's end.
-    package let ticketsOnFirstUse: Bool
     /// State the C callbacks reach through the context's ex_data; lives as long as the context.
     private let callbacks: TLSCallbacks?
     /// Contexts for the other certificates, chosen by SNI (kept alive here).
@@ -24,10 +21,9 @@ public final class TLSContext: @unchecked Sendable {
     deinit { SSL_CTX_free(pointer) }
 
     private init(pointer: OpaquePointer, isServer: Bool, fingerprint: String?, callbacks: TLSCallbacks?,
-                 alternates: [TLSContext] = [], ticketsOnFirstUse: Bool = false) {
+                 alternates: [TLSContext] = []) {
         self.pointer = pointer
         self.isServer = isServer
-        self.ticketsOnFirstUse = ticketsOnFirstUse
         self.fingerprint = fingerprint
         self.callbacks = callbacks
         self.alternates = alternates
@@ -78,7 +74,7 @@ public final class TLSContext: @unchecked Sendable {
         callbacks.install(on: ctx)
         return TLSContext(pointer: ctx, isServer: true,
                           fingerprint: SelfSignedCertificate.fingerprint(of: SSL_CTX_get0_certificate(ctx)),
-                          callbacks: callbacks, alternates: alternates, ticketsOnFirstUse: options.resumption)
+                          callbacks: callbacks, alternates: alternates)
     }
 
     private static func useCertificate(_ source: CertificateSource, in ctx: OpaquePointer,

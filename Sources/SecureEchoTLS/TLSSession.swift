@@ -132,7 +132,10 @@ package final class TLSSession {
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             SSL_set_msg_callback(ssl, nil)
-            ticketOwed = context.ticketsOnFirstUse && SSL_version(ssl) == TLS1_3_VERSION
+            // Resumption on means SSL_OP_NO_TICKET off and no ticket from OpenSSL itself
+            // (TLSContext.configureResumption): this session asks for its own.
+            ticketOwed = SSL_is_server(ssl) == 1 && SSL_version(ssl) == TLS1_3_VERSION
+                && SSL_get_options(ssl) & COpenSSL_SSL_OP_NO_TICKET() == 0
             return .done
         }
         do throws(TLSSessionError) {
