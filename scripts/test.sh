@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests drive (openssl, gnutls-cli, socat, ncat, telnet, expect, nc, sslscan, haproxy, chromium, systemd's tools) when missing, then runs
-# `swift test`: unit tests and integration tests against the real binary.
+# `swift test`: unit tests and integration tests against the real binary; then builds the libFuzzer
+# targets and runs each for a few seconds from its seeds, so a library change that breaks a
+# harness fails here instead of at the next fuzzing session.
 #   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
+#   FUZZ_SECONDS=N (default 5; 0 skips the fuzz targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,3 +47,7 @@ fi
 
 swift build --build-tests ${args[@]+"${args[@]}"}
 swift test --skip-build ${args[@]+"${args[@]}"}
+seconds="${FUZZ_SECONDS:-5}"
+if [ "$seconds" != 0 ]; then
+    scripts/fuzz.sh "$seconds"
+fi

@@ -44,6 +44,11 @@ private final class FuzzTransport: Transport {
     func releaseClientHello() {}
     var descriptor: CInt { socket.descriptor }
     var hasBufferedInput: Bool { (script.count - cursor) % 3 == 1 }
+    // The protocol's defaults are `package`, which a private type in another package cannot
+    // take as its witnesses: the poller neither receives nor sends for this transport.
+    var completedReceive: CompletedReceive? { nil }
+    var queuedSend: QueuedSend? { nil }
+    var hasUnsentOutput: Bool { false }
 
     private func noOtherIOWhileWriteBlocked(_ operation: String) {
         precondition(blockedWrite == nil, "\(operation) while a blocked write awaits its retry")
