@@ -1,7 +1,8 @@
 // libFuzzer target: the connection state machine fed arbitrary sequences of transport outcomes
-// (bytes, would-block in either direction, end of stream, errors) for handshake, read, write.
-// Checks: the echo is always an exact prefix of the input; after end of stream and a clean
-// close it is all of the input; a write that would block is retried with the same bytes
+// (bytes, would-block in either direction, end of stream, errors) for handshake, read, write,
+// under the echo modes and the abruptly ending test profiles. Checks: the echo is always an
+// exact prefix of the input; after end of stream and a clean close, an echo mode has echoed all
+// of it; a write that would block is retried with the same bytes
 // before any other I/O (OpenSSL's rule); a close other than a reset or a failure never drops
 // bytes still queued for the kernel (io_uring's queued sends); the state machine never traps.
 import Glibc
