@@ -23,6 +23,10 @@ let package = Package(
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),
         .executableTarget(
+            name: "FuzzHTTPRequest",
+            dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
+            swiftSettings: fuzzerFlags),
+        .executableTarget(
             name: "FuzzConnection",
             dependencies: [.product(name: "SecureEcho", package: "secure-echo")],
             swiftSettings: fuzzerFlags),

@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET ...]     (default: 60 s, every target)
 # Targets: FuzzLineEcho (echo applications vs. a model), FuzzConnection (state machine vs. scripted I/O),
 # FuzzProxyHeader (the PROXY v1/v2 parser against arbitrary bytes), FuzzClientHello (the ClientHello
-# parser and record reassembly behind the fingerprints).
+# parser and record reassembly behind the fingerprints), FuzzHTTPRequest (the request-head reader of
+# the metrics and report ports, over arbitrary chunkings).
 # Corpora persist in Fuzz/.build/corpus/TARGET, so later runs start where earlier ones ended;
 # a crash leaves its input in Fuzz/.build/crashes/.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/../Fuzz"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(FuzzLineEcho FuzzConnection FuzzProxyHeader FuzzClientHello)
+((${#targets[@]})) || targets=(FuzzLineEcho FuzzConnection FuzzProxyHeader FuzzClientHello FuzzHTTPRequest)
 
 # SwiftPM's --sanitize=fuzzer links libFuzzer's main; -Xswiftc puts coverage into every module,
 # the library included; dead stripping would drop the coverage counters' sections.

@@ -13,6 +13,10 @@ struct HTTPRequestReader {
     }
 
     private var head: [UInt8] = []
+    /// Where the search for the blank line resumes: bytes before it cannot start one, so a
+    /// client sending its head a byte at a time costs a scan of each byte once, not of the
+    /// whole head per read.
+    private var searchedUpTo = 0
     static let maximumHead = 8 * 1024
 
     mutating func receive(_ fresh: UnsafeRawBufferPointer) -> Outcome {
@@ -20,7 +24,11 @@ struct HTTPRequestReader {
             return .refused(Self.response(431, "Request Header Fields Too Large", "text/plain", "request over 8 KiB\n"))
         }
         head.append(contentsOf: fresh)
-        guard let end = Self.endOfHead(head) else { return .incomplete }
+        guard let end = Self.endOfHead(head, from: searchedUpTo) else {
+            // A blank line is LF LF or LF CR LF: the last two bytes may still begin one.
+            searchedUpTo = max(0, head.count - 2)
+            return .incomplete
+        }
         let requestLine = head[..<end].split(separator: 0x0A, maxSplits: 1).first.map { line in
             String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
         } ?? ""
@@ -35,9 +43,10 @@ struct HTTPRequestReader {
         return .request(path: path, headOnly: parts[0] == "HEAD")
     }
 
-    /// Index just past the blank line that ends the head (CRLF CRLF, or LF LF from lax clients).
-    private static func endOfHead(_ bytes: [UInt8]) -> Int? {
-        var index = 0
+    /// Index just past the blank line that ends the head (CRLF CRLF, or LF LF from lax clients),
+    /// looking from `start` on.
+    private static func endOfHead(_ bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
         while index < bytes.count {
             if bytes[index] == 0x0A {
                 if index + 1 < bytes.count, bytes[index + 1] == 0x0A { return index + 2 }
