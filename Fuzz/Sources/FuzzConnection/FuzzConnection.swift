@@ -2,9 +2,9 @@
 // (bytes, would-block in either direction, end of stream, errors) for handshake, read, write,
 // under the echo modes and the abruptly ending test profiles. Checks: the echo is always an
 // exact prefix of the input; after end of stream and a clean close, an echo mode has echoed all
-// of it; a write that would block is retried with the same bytes
-// before any other I/O (OpenSSL's rule); a close other than a reset or a failure never drops
-// bytes still queued for the kernel (io_uring's queued sends); the state machine never traps.
+// of it; a write that would block is retried with the same bytes before any other I/O
+// (OpenSSL's rule); a close other than a reset or a failure never drops bytes still queued for
+// the kernel (io_uring's queued sends); the state machine never traps.
 import Glibc
 import Logging
 @testable import SecureEcho
