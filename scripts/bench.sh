@@ -187,14 +187,15 @@ fi
 # over the minutes of the workload does not pass for a cost of holding them.
 if [[ " $servers " == *" secure-echo "* ]]; then
     idle=19000
-    alone() {
-        for _ in $(seq 1 "$1"); do
-            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/secure-echo busyalone /"
+    # busy LABEL: $runs runs of 100 × 1 KiB ping-pong, recorded as secure-echo LABEL.
+    busy() {
+        for _ in $(seq 1 "$runs"); do
+            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/secure-echo $1 /"
         done >>"$work/results.txt"
     }
     run_server secure-echo && {
         echo "== secure-echo, 100 × 1 KiB alone and beside $idle idle TLS connections (pid $pid)" >&2
-        alone "$runs"
+        busy busyalone
         "$bench" hold --port "$port" --connections "$idle" --in-flight 64 --duration $((runs * (${duration%.*} + 3) + 10)) \
             --pid "$pid" --json >"$work/hold-idle.json" &
         holder=$!
@@ -204,15 +205,13 @@ if [[ " $servers " == *" secure-echo "* ]]; then
             sleep 0.1
         done
         sleep 2
-        for _ in $(seq 1 "$runs"); do
-            "$bench" pingpong --port "$port" --connections 100 --size 1024 --duration "$duration" --pid "$pid" --json | sed "s/^/secure-echo busyidle /"
-        done >>"$work/results.txt"
+        busy busyidle
         wait "$holder" && sed "s/^/secure-echo holdidle /" "$work/hold-idle.json" >>"$work/results.txt" || echo "holding $idle connections failed" >&2
         for _ in $(seq 1 600); do
             [ "$(ls /proc/"$pid"/fd | wc -l)" -lt 100 ] && break
             sleep 0.1
         done
-        alone "$runs"
+        busy busyalone
         stop_server
     } || echo "secure-echo: the idle-connections workload failed" >&2
 fi
