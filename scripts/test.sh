@@ -3,7 +3,8 @@
 # `swift test`: unit tests and integration tests against the real binary; then builds the libFuzzer
 # targets and runs each for a few seconds from its seeds, so a library change that breaks a
 # harness fails here instead of at the next fuzzing session.
-#   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer.
+#   SANITIZE=address scripts/test.sh   runs the same suite under AddressSanitizer (thread: ThreadSanitizer);
+#                                      a report from any process it starts fails the run.
 #   FUZZ_SECONDS=N (default 5; 0 skips the fuzz targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,17 +37,32 @@ if ((${#need[@]})); then
 fi
 
 args=()
+environment=()
 if [ -n "${SANITIZE:-}" ]; then
     args+=(--sanitize="$SANITIZE")
     # LeakSanitizer also reports the test runner's own allocations; suppress only those.
     suppressions="$(mktemp)"
     printf 'leak:libXCTest.so\nleak:XCTMainMisc\n' > "$suppressions"
-    export LSAN_OPTIONS="suppressions=$suppressions"
-    export SECURE_ECHO_SANITIZER="$SANITIZE"
+    # Every process of the suite (the test runner, each server it starts, the bench tool) writes
+    # its reports here: a server's log is deleted with its test, and a report that neither
+    # crashes the server nor fails an assertion (a leak at exit, a race) would go unseen.
+    reports="$(mktemp -d)"
+    environment+=(LSAN_OPTIONS="suppressions=$suppressions" SECURE_ECHO_SANITIZER="$SANITIZE"
+                  ASAN_OPTIONS="log_path=$reports/asan" TSAN_OPTIONS="log_path=$reports/tsan")
 fi
 
 swift build --build-tests ${args[@]+"${args[@]}"}
-swift test --skip-build ${args[@]+"${args[@]}"}
+status=0
+env ${environment[@]+"${environment[@]}"} swift test --skip-build ${args[@]+"${args[@]}"} || status=$?
+if [ -n "${SANITIZE:-}" ]; then
+    found="$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$reports"/* 2>/dev/null || true)"
+    if [ -n "$found" ]; then
+        for report in $found; do echo "== sanitizer report from process ${report##*.}:"; head -60 "$report"; done
+        echo "$(echo "$found" | wc -l) process(es) of the suite reported under $SANITIZE sanitizer (all reports in $reports)"
+        status=1
+    fi
+fi
+[ "$status" -eq 0 ] || exit "$status"
 seconds="${FUZZ_SECONDS:-5}"
 if [ "$seconds" != 0 ]; then
     scripts/fuzz.sh "$seconds"

@@ -188,6 +188,26 @@ struct SecureEchoCommand: ParsableCommand {
         return configuration
     }
 
+    /// ArgumentParser's `main()`, except that the error is released before the process exits:
+    /// its `exit(withError:)` ends the process with the error still alive, which
+    /// LeakSanitizer reports as a leak in every run that fails at startup.
+    static func main() {
+        let message: String, code: ExitCode
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            return
+        } catch {
+            message = fullMessage(for: error)
+            code = exitCode(for: error)
+        }
+        if !message.isEmpty {
+            let line = message + "\n"
+            _ = line.withCString { Glibc.write(code == .success ? 1 : 2, $0, strlen($0)) }
+        }
+        Glibc.exit(code.rawValue)
+    }
+
     func run() throws {
         // Before any thread exists (the log writer's is the first), so every thread inherits it.
         Signals.routeToServer()

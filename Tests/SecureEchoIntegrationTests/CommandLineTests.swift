@@ -32,6 +32,16 @@ struct CommandLineTests {
         #expect(line.contains(", OpenSSL 3.") && line.contains("(built with OpenSSL 3."), "\(line)")
     }
 
+    @Test("--help goes to stdout with exit 0; a usage error goes to stderr alone")
+    func helpAndErrorStreams() throws {
+        let help = try runCommand(secureEchoBinary(), ["--help"])
+        #expect(help.status == 0 && help.stderr.isEmpty)
+        #expect(help.stdout.hasPrefix("OVERVIEW: TLS and plain TCP echo server") && help.stdout.contains("--tls-port"), "\(help.stdout)")
+        let bad = try runCommand(secureEchoBinary(), ["--mode", "bogus"])
+        #expect(bad.status == 64 && bad.stdout.isEmpty)
+        #expect(bad.stderr.hasPrefix("Error: ") && bad.stderr.hasSuffix("\n"), "\(bad.stderr)")
+    }
+
     @Test("an unknown --groups entry is named in the usage error")
     func badGroups() throws {
         let result = try runCommand(secureEchoBinary(), ["--groups", "X25519:NoSuchGroup"])
