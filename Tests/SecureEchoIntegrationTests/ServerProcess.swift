@@ -2,6 +2,7 @@
 // captures its log, reads its memory from /proc, and stops it.
 import Foundation
 import Glibc
+import Testing
 @testable import SecureEcho
 @testable import SecureEchoLoop
 @testable import SecureEchoSystem
@@ -79,10 +80,24 @@ final class ServerProcess {
         return child.isRunning ? nil : child.wait()
     }
 
+    /// Ends the server (SIGTERM, then SIGKILL after 5 s) and deletes its log. A server that a
+    /// signal of its own ended (a Swift trap, a segfault, an abort), before or during its
+    /// shutdown, fails the test that ran it, with the end of its log: the test's assertions may
+    /// all have passed before it happened.
     func stop() {
+        guard !stopped else { return }
+        stopped = true
         child.terminate()
+        let status = child.wait()
+        if status > 128, Self.crashSignals.contains(status - 128) {
+            let signal = status - 128
+            Issue.record("secure-echo was ended by signal \(signal) (\(String(cString: strsignal(signal)))); its log ends: \(String(log.suffix(3000)))")
+        }
         try? FileManager.default.removeItem(at: logURL)
     }
+
+    private var stopped = false
+    private static let crashSignals: Set<Int32> = [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV]
 
     static func readLine(from fd: CInt, timeout: Double, log: URL) throws -> String {
         var line: [UInt8] = []
