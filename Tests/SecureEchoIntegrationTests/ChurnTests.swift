@@ -3,7 +3,6 @@
 // connection the server is closing costs the others (nothing but its turn).
 import Foundation
 import Glibc
-import Synchronization
 import Testing
 @testable import SecureEcho
 @testable import SecureEchoLoop
@@ -81,7 +80,7 @@ struct ChurnTests {
         let port = server.plainPort
         // Each thread connects its 25 clients as fast as it can and holds every one, so all
         // 200 arrive while the slots are being taken.
-        let outcomes = Mutex<[String]>([])
+        let outcomes = Locked<[String]>([])
         let threads = (0..<8).map { _ in
             Thread {
                 var held: [TestClient] = []
@@ -116,7 +115,7 @@ struct ChurnTests {
     func floodDuringDrain() throws {
         let server = try ServerProcess(["--threads", "1", "--idle-timeout", "1", "--mode", "stream", "--log-level", "info"])
         let port = server.plainPort
-        let flooded = Mutex<(sawEnd: Bool, sent: Int, cutAfter: Double?)>((false, 0, nil))
+        let flooded = Locked<(sawEnd: Bool, sent: Int, cutAfter: Double?)>((false, 0, nil))
         // The flooder says nothing until the idle timeout ends the server's side (FIN), then
         // writes as fast as the kernel takes it, never reading, until the server closes.
         let flooder = Thread {

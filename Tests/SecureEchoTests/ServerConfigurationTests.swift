@@ -1,6 +1,5 @@
 import Glibc
 import Logging
-import Synchronization
 import Testing
 @testable import SecureEcho
 @testable import SecureEchoLoop
@@ -61,7 +60,7 @@ struct EmbeddingTests {
     @Test("a host process that has not blocked the server's signals gets an error naming the fix, not a SIGTERM that kills it")
     func signalsNotRouted() throws {
         // On a thread that does not block them (the test runner's own threads may).
-        let outcome = Mutex<String>("not run")
+        let outcome = Locked<String>("not run")
         let thread = try LoopThread {
             var set = sigset_t()
             sigemptyset(&set)

@@ -4,6 +4,7 @@
 // sums them. Per-handshake details (versions, ciphers, durations) change far less often and
 // sit behind a per-loop mutex that only a scrape ever contends for.
 import SecureEchoLoop
+import SecureEchoSystem
 import SecureEchoTLS
 import Synchronization
 
@@ -74,7 +75,7 @@ final class LoopCounters: Sendable {
     let idleTimeouts = Counter()
     let graceTimeouts = Counter()
     let proxyRejected = Counter()
-    let handshakes = Mutex(HandshakeTally())
+    let handshakes = Locked(HandshakeTally())
 
     init(passes: LoopStatistics = LoopStatistics()) {
         self.passes = passes

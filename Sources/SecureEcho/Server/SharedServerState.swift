@@ -17,9 +17,9 @@ final class SharedServerState: Sendable {
     /// Connections closed at the grace deadline before finishing their echo.
     let cutAtGrace = Atomic<Int>(0)
     /// What new TLS connections are given; SIGHUP replaces it, open sessions keep theirs.
-    private let tlsContext = Mutex<TLSContext?>(nil)
+    private let tlsContext = Locked<TLSContext?>(nil)
     /// The same for the report port (its ALPN differs, so it has a context of its own).
-    private let reportContext = Mutex<TLSContext?>(nil)
+    private let reportContext = Locked<TLSContext?>(nil)
 
     /// Takes one of `limit` connection slots, or returns false when all are taken. A
     /// compare-and-exchange, so loops accepting at the same moment can never overshoot.
