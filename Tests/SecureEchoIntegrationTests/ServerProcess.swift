@@ -84,9 +84,7 @@ final class ServerProcess {
     /// suite exits 0 soon after SIGTERM (within a second here), so anything else fails its test, with
     /// the end of its log: a trap, a segfault or a hang at shutdown can follow assertions that
     /// all passed.
-    func stop() {
-        guard !stopped else { return }
-        stopped = true
+    private func stop() {
         child.terminate()
         let status = child.wait()
         if status != 0 {
@@ -97,8 +95,6 @@ final class ServerProcess {
         }
         try? FileManager.default.removeItem(at: logURL)
     }
-
-    private var stopped = false
 
     static func readLine(from fd: CInt, timeout: Double, log: URL) throws -> String {
         var line: [UInt8] = []
